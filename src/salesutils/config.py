@@ -1,0 +1,358 @@
+"""Run parameters: one schema, loaded from a YAML file in params/, validated with clear errors.
+
+A params file holds the *top-level keys* below; papermill injects the same keys into each
+notebook's ``parameters`` cell (``papermill -f params/smoke.yaml``), and the notebook turns them
+into a validated :class:`Params` with :func:`resolve`. Values are layered:
+built-in defaults <- params file <- explicit overrides (``-p key=value`` or injected values).
+Nested sections (``data``, ``backtest``, ``model_params``) merge key by key.
+
+Relative paths in a params file are relative to the project root (the folder holding
+``params/`` and ``notebooks/``), whatever the working directory of the notebook.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+__all__ = [
+    "DEFAULTS",
+    "DATA_DEFAULTS",
+    "TOP_LEVEL_KEYS",
+    "Params",
+    "project_root",
+    "load_params",
+    "resolve",
+    "from_namespace",
+    "parse_override",
+    "season_length_for",
+]
+
+#: Built-in defaults: the default run (Online Retail, weekly, top 200 products, 8 weeks ahead).
+DEFAULTS: dict[str, Any] = {
+    "run_name": "default",
+    "seed": 42,
+    "data": {"source": "online_retail"},
+    "horizon": 8,
+    "season_length": None,  # None: from the frequency (52 weekly, 7 daily, 12 monthly)
+    "level": [80],
+    "backtest": {"n_windows": 3, "step": None},  # step None: = horizon
+    "models": ["naive", "seasonal_naive", "ets", "mlp"],
+    "model_params": {},
+    "n_jobs": 1,
+    "report": {"top_products": 6, "title": None},
+    "run_dir": None,  # set by the runner; None in JupyterLab: reports/_lab
+    "params_file": None,
+}
+
+#: Per data source: the keys it accepts and their defaults.
+DATA_DEFAULTS: dict[str, dict[str, Any]] = {
+    "online_retail": {
+        "source": "online_retail",
+        "paths": None,  # None: the two files shipped in the package
+        "freq": "W-MON",
+        "top_n": 200,
+    },
+    "synthetic": {
+        "source": "synthetic",
+        "freq": "W-MON",
+        "n_series": 50,
+        "periods": 156,
+        "start": "2022-01-03",
+        "intermittent_share": 0.3,
+    },
+    "panel": {
+        "source": "panel",
+        "path": None,
+        "freq": None,
+        "future_path": None,
+        "static_path": None,
+        "id_col": "unique_id",
+        "time_col": "ds",
+        "target_col": "y",
+        "static": [],
+        "future_known": [],
+        "historical_only": [],
+        "fill_gaps": "error",  # error | zero | trim (see datasets.panel_file)
+        "max_series": None,
+        "name": None,
+    },
+}
+
+TOP_LEVEL_KEYS = tuple(DEFAULTS)
+
+_SEASON = {"D": 7, "B": 5, "W": 52, "M": 12, "MS": 12, "ME": 12, "Q": 4, "QS": 4, "H": 24, "h": 24}
+
+
+class Params(dict):
+    """A dict with attribute access (``cfg.data.freq``), recursively; still plain YAML/JSON data."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self[name] = value
+
+    @classmethod
+    def wrap(cls, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return cls({k: cls.wrap(v) for k, v in value.items()})
+        if isinstance(value, list):
+            return [cls.wrap(v) for v in value]
+        return value
+
+    def to_dict(self) -> dict:
+        """Plain nested dicts and lists (for YAML, JSON and papermill)."""
+        def plain(v: Any) -> Any:
+            if isinstance(v, Mapping):
+                return {k: plain(x) for k, x in v.items()}
+            if isinstance(v, list):
+                return [plain(x) for x in v]
+            return v
+        return plain(self)
+
+
+def project_root(start: str | Path | None = None) -> Path:
+    """The folder holding ``params/`` and ``notebooks/``: from ``start`` (or the cwd) upwards.
+
+    ``SALESUTILS_ROOT`` overrides the search (a scheduler running from elsewhere).
+    """
+    env = os.environ.get("SALESUTILS_ROOT")
+    if env:
+        return Path(env).resolve()
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "params").is_dir() and (folder / "notebooks").is_dir():
+            return folder
+    return here
+
+
+def season_length_for(freq: str) -> int:
+    """The usual seasonal period of a pandas frequency: 52 for weekly, 7 for daily, 12 monthly."""
+    base = freq.split("-")[0]
+    if base in _SEASON:
+        return _SEASON[base]
+    raise ConfigError(f"no default season length for frequency {freq!r}; set season_length",
+                      key="season_length")
+
+
+def _suggest(key: str, valid: list[str]) -> str:
+    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else f"; valid keys: {', '.join(valid)}"
+
+
+def load_params(path: str | Path) -> dict:
+    """Read a params YAML file into a dict (no validation): errors name the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError("params file not found", source=str(path))
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"not valid YAML: {exc}".replace("\n", " "), source=str(path)) from None
+    if not isinstance(raw, dict):
+        raise ConfigError("expected a mapping of keys to values", source=str(path))
+    return raw
+
+
+def _merge(base: dict, extra: Mapping) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict) and key != "model_params":
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``data.top_n=50`` -> (["data", "top_n"], 50); the value is parsed as YAML."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} is not key=value", source="-p")
+    key, value = text.split("=", 1)
+    return key.strip().split("."), yaml.safe_load(value)
+
+
+def _set_dotted(target: dict, dotted: list[str], value: Any) -> None:
+    for part in dotted[:-1]:
+        target = target.setdefault(part, {})
+        if not isinstance(target, dict):
+            raise ConfigError(f"cannot set a sub-key of a non-mapping value", key=".".join(dotted))
+    target[dotted[-1]] = value
+
+
+def from_namespace(namespace: Mapping[str, Any]) -> dict:
+    """The parameters a notebook received: its top-level keys that hold data and are not None.
+
+    Only plain data counts, so that a module or function that happens to share a parameter's name
+    in the notebook (``backtest``, ``models``) is never taken for a parameter value.
+    """
+    plain = (dict, list, tuple, str, int, float, bool)
+    return {k: namespace[k] for k in TOP_LEVEL_KEYS
+            if namespace.get(k) is not None and isinstance(namespace[k], plain)}
+
+
+def _check_type(value: Any, expected: Any, key: str, source: str) -> None:
+    if expected is None or value is None:
+        return
+    if isinstance(expected, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(expected, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(expected, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif isinstance(expected, str):
+        ok = isinstance(value, str)
+    elif isinstance(expected, list):
+        ok = isinstance(value, list)
+    elif isinstance(expected, dict):
+        ok = isinstance(value, dict)
+    else:
+        ok = True
+    if not ok:
+        raise ConfigError(
+            f"expected {type(expected).__name__}, got {type(value).__name__} {value!r}",
+            source=source, key=key,
+        )
+
+
+def _validate(cfg: dict, source: str) -> None:
+    for key in cfg:
+        if key not in DEFAULTS:
+            raise ConfigError("unknown key" + _suggest(key, list(DEFAULTS)), source=source, key=key)
+    for key, default in DEFAULTS.items():
+        if not isinstance(default, dict):
+            _check_type(cfg[key], default, key, source)
+    data = cfg["data"]
+    src = data.get("source")
+    if src not in DATA_DEFAULTS:
+        raise ConfigError(
+            f"unknown data source {src!r}" + _suggest(str(src), list(DATA_DEFAULTS)),
+            source=source, key="data.source",
+        )
+    for key, value in data.items():
+        if key not in DATA_DEFAULTS[src]:
+            raise ConfigError(
+                f"not a key of data source {src!r}" + _suggest(key, list(DATA_DEFAULTS[src])),
+                source=source, key=f"data.{key}",
+            )
+        _check_type(value, DATA_DEFAULTS[src][key], f"data.{key}", source)
+    if src == "panel" and not data.get("path"):
+        raise ConfigError("a panel data source needs a path", source=source, key="data.path")
+    if src == "panel" and not data.get("freq"):
+        raise ConfigError("a panel data source needs its frequency (e.g. D, W-MON, MS)",
+                          source=source, key="data.freq")
+    for key in cfg["backtest"]:
+        if key not in DEFAULTS["backtest"]:
+            raise ConfigError("unknown key" + _suggest(key, list(DEFAULTS["backtest"])),
+                              source=source, key=f"backtest.{key}")
+    for key in cfg["report"]:
+        if key not in DEFAULTS["report"]:
+            raise ConfigError("unknown key" + _suggest(key, list(DEFAULTS["report"])),
+                              source=source, key=f"report.{key}")
+    checks = [
+        ("horizon", cfg["horizon"], 1, 1000),
+        ("seed", cfg["seed"], 0, 2**32 - 1),
+        ("n_jobs", cfg["n_jobs"], -1, 256),
+        ("backtest.n_windows", cfg["backtest"]["n_windows"], 1, 100),
+    ]
+    if cfg["backtest"].get("step") is not None:
+        checks.append(("backtest.step", cfg["backtest"]["step"], 1, 10_000))
+    if cfg["season_length"] is not None:
+        checks.append(("season_length", cfg["season_length"], 1, 1000))
+    if src in ("online_retail",) and data.get("top_n") is not None:
+        checks.append(("data.top_n", data["top_n"], 1, 10**7))
+    for key, value, lo, hi in checks:
+        if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+            raise ConfigError(f"must be an integer in [{lo}, {hi}], got {value!r}",
+                              source=source, key=key)
+    for lvl in cfg["level"]:
+        if not isinstance(lvl, (int, float)) or not 0 < lvl < 100:
+            raise ConfigError(f"interval levels are percentages in (0, 100), got {lvl!r}",
+                              source=source, key="level")
+    if not cfg["models"]:
+        raise ConfigError("at least one model is needed", source=source, key="models")
+    from .models import MODELS  # late import: models import TensorFlow lazily, not at config time
+
+    for name in cfg["models"]:
+        if name not in MODELS:
+            raise ConfigError(f"unknown model {name!r}" + _suggest(str(name), sorted(MODELS)),
+                              source=source, key="models")
+    for name in cfg["model_params"]:
+        if name not in cfg["models"]:
+            raise ConfigError(f"parameters for {name!r}, which is not in models",
+                              source=source, key="model_params")
+
+
+def resolve(
+    params_file: str | Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    dotted: list[str] | None = None,
+) -> Params:
+    """Build the validated parameters of a run.
+
+    ``params_file``: a YAML file (relative to the project root); ``overrides``: top-level keys
+    (what papermill injected); ``dotted``: ``key.sub=value`` strings from the command line.
+    """
+    root = project_root()
+    cfg = copy.deepcopy(DEFAULTS)
+    source = "<defaults>"
+    layers: list[tuple[str, Mapping]] = []
+    if params_file:
+        path = Path(params_file)
+        if not path.is_absolute():
+            path = root / path
+        source = _display(path, root)
+        layers.append((source, load_params(path)))
+    if overrides:
+        layers.append(("parameters", dict(overrides)))
+    if dotted:
+        extra: dict = {}
+        for text in dotted:
+            keys, value = parse_override(text)
+            _set_dotted(extra, keys, value)
+        layers.append(("-p", extra))
+    data_layers: list[Mapping] = []
+    for name, layer in layers:
+        for key in layer:
+            if key not in DEFAULTS:
+                raise ConfigError("unknown key" + _suggest(key, list(DEFAULTS)), source=name, key=key)
+        if "data" in layer:
+            if not isinstance(layer["data"], Mapping):
+                raise ConfigError("expected a mapping", source=name, key="data")
+            data_layers.append(layer["data"])
+        cfg = _merge(cfg, {k: v for k, v in layer.items() if k != "data"})
+    data: dict = {}
+    for layer in data_layers:
+        data = _merge(data, layer)
+    src = data.get("source", DEFAULTS["data"]["source"])
+    cfg["data"] = _merge(DATA_DEFAULTS.get(src, {"source": src}), data)
+    if params_file:
+        cfg["params_file"] = source
+    _validate(cfg, source if not dotted and not overrides else f"{source} (+ overrides)")
+    return Params.wrap(cfg)
+
+
+def _display(path: Path, root: Path) -> str:
+    """A path as the user should see it: relative to the project root when inside it."""
+    try:
+        return str(path.resolve().relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def resolve_path(value: str | Path, root: Path | None = None) -> Path:
+    """A path from a params file: absolute as is, else relative to the project root."""
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (root or project_root()) / path

@@ -1,0 +1,69 @@
+"""The loaded data set, in the shape every notebook works with."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+__all__ = ["Dataset", "file_sha256"]
+
+
+@dataclass
+class Dataset:
+    """A panel in the DESIGN.md contract plus everything known about it.
+
+    ``roles`` lists the covariate columns by role: ``static`` (in ``static``), ``future_known``
+    (in ``panel`` and, for the horizon, in ``future``) and ``historical_only`` (in ``panel`` only:
+    known after the fact, never a feature of the future). ``sources`` are the files read (their
+    checksums go into run.json); ``cleaning_log`` and ``transactions`` exist for transaction data;
+    ``truth`` holds the known effects of synthetic data.
+    """
+
+    name: str
+    panel: pd.DataFrame
+    freq: str
+    roles: dict[str, list[str]] = field(default_factory=lambda: {
+        "static": [], "future_known": [], "historical_only": []})
+    static: pd.DataFrame | None = None
+    future: pd.DataFrame | None = None
+    sources: list[Path] = field(default_factory=list)
+    description: str = ""
+    cleaning_log: pd.DataFrame | None = None
+    transactions: pd.DataFrame | None = None
+    truth: dict | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def n_series(self) -> int:
+        return int(self.panel["unique_id"].nunique())
+
+    def summary(self) -> dict:
+        """Plain facts for reports and run.json."""
+        p = self.panel
+        return {
+            "name": self.name,
+            "description": self.description,
+            "freq": self.freq,
+            "series": self.n_series,
+            "rows": int(len(p)),
+            "start": str(p["ds"].min().date()),
+            "end": str(p["ds"].max().date()),
+            "total_y": float(p["y"].sum()),
+            "zero_share": float((p["y"] == 0).mean()),
+            "roles": self.roles,
+            "sources": [s.name for s in self.sources],
+        }
+
+    def checksums(self) -> dict[str, str]:
+        return {s.name: file_sha256(s) for s in self.sources if Path(s).is_file()}
+
+
+def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()

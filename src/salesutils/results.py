@@ -1,0 +1,68 @@
+"""Putting the model families together: one backtest, one leaderboard, one forecast table.
+
+Notebooks 03 and 04 each write their backtest and forward forecasts; notebook 05 merges them here,
+ranks the models on the same cutoffs and series, and derives the headline numbers for the index
+page (champion, its error, gain over the seasonal naive, interval coverage, expected demand).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .metrics import METRICS, coverage, evaluate, leaderboard
+
+__all__ = ["merge_family_frames", "model_columns", "score_backtest", "headline"]
+
+KEYS = ["unique_id", "ds", "cutoff", "y"]
+
+
+def model_columns(df: pd.DataFrame) -> list[str]:
+    """The point-forecast columns (model aliases) of a forecast frame."""
+    skip = {"unique_id", "ds", "cutoff", "y"}
+    return [c for c in df.columns if c not in skip and "-" not in c]
+
+
+def merge_family_frames(frames: Sequence[pd.DataFrame | None], keys: Sequence[str]) -> pd.DataFrame:
+    """Outer-join the per-family frames on ``keys`` (each family adds its model columns)."""
+    frames = [f for f in frames if f is not None and len(f)]
+    if not frames:
+        raise ValueError("no model results to merge: did notebooks 03/04 run any model?")
+    out = frames[0]
+    for f in frames[1:]:
+        out = out.merge(f.drop(columns=[c for c in f.columns if c in out.columns and c not in keys]),
+                        on=list(keys), how="outer")
+    return out.sort_values(list(keys)).reset_index(drop=True)
+
+
+def score_backtest(cv: pd.DataFrame, history: pd.DataFrame, season_length: int = 1,
+                   level: int = 80, rank_by: str = "mase") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-series scores and the leaderboard of every model in a merged backtest.
+
+    Scaled errors use the 1-step naive in-sample error (M5 convention) unless ``season_length``
+    says otherwise; the history before each cutoff is the scale's only input.
+    """
+    models = model_columns(cv)
+    scores = evaluate(cv, models, [*METRICS.values(), coverage(level)], train=history,
+                      season_length=season_length)
+    return scores, leaderboard(scores, models, rank_by=rank_by)
+
+
+def headline(board: pd.DataFrame, forecasts: pd.DataFrame, horizon: int, rank_by: str = "mase",
+             level: int = 80) -> dict:
+    """The numbers of the index page's cards."""
+    champ = board.iloc[0]
+    out = {"champion": champ["model"], "rank_by": rank_by, "champion_score": float(champ[rank_by]),
+           "horizon": horizon, "leaderboard": board.replace({np.nan: None}).to_dict("records")}
+    by_model = board.set_index("model")
+    if "seasonal_naive" in by_model.index and champ["model"] != "seasonal_naive":
+        ref = by_model.loc["seasonal_naive", rank_by]
+        out["gain_vs_seasonal_naive"] = float(1 - champ[rank_by] / ref) if ref else None
+    cov = f"coverage_{level}"
+    if cov in board.columns and pd.notna(champ.get(cov)):
+        out[f"coverage_{level}"] = float(champ[cov])
+    if champ["model"] in forecasts.columns:
+        out["forecast_total"] = float(forecasts[champ["model"]].sum())
+    return out
