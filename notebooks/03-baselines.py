@@ -41,7 +41,7 @@ report = None
 # %%
 from IPython.display import Markdown, display
 
-from salesutils import metrics, plots, session
+from salesutils import metrics, plots, results, session
 from salesutils.backtest import cross_validation
 from salesutils.models import get_model, models_of_family
 
@@ -65,7 +65,7 @@ if aliases:
     board = metrics.leaderboard(scores, aliases)
     nb.save(cv, "backtest_stats")
     nb.save(cv_log, "backtest_log_stats")
-    display(board)
+    display(results.show_board(board, spread=False))
     display(cv_log.pivot_table(index="model", values="seconds", aggfunc="sum")
             .rename(columns={"seconds": "fit + predict seconds (all cutoffs)"}))
 

@@ -42,7 +42,7 @@ report = None
 # %%
 from IPython.display import Markdown, display
 
-from salesutils import metrics, plots, session
+from salesutils import metrics, plots, results, session
 from salesutils.backtest import cross_validation
 from salesutils.models import get_model, models_of_family
 
@@ -67,7 +67,7 @@ if aliases:
                               train=ds.panel)
     nb.save(cv, "backtest_deep")
     nb.save(cv_log, "backtest_log_deep")
-    display(metrics.leaderboard(scores, aliases))
+    display(results.show_board(metrics.leaderboard(scores, aliases), spread=False))
     display(cv_log)
 
 # %% [markdown]

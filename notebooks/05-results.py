@@ -77,7 +77,7 @@ lines.append(f"Over the next {h} periods it expects **{head['forecast_total']:,.
 head["summary"] = " ".join(s.replace("**", "") for s in lines)
 head["title"] = nb.cfg.report.title or f"Sales forecast: {ds.name}"
 display(Markdown(" ".join(lines)))
-board
+results.show_board(board)
 
 # %%
 plots.plot_leaderboard(board);

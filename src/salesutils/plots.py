@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import matplotlib
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -168,6 +169,7 @@ def plot_error_by_step(cv: pd.DataFrame, models: Sequence[str], freq: str):
     fig, ax = plt.subplots(figsize=(7, 3.5))
     sns.lineplot(long, x="step", y="abs_error", hue="model", marker="o", errorbar=None, ax=ax)
     ax.set(title="Mean absolute error by forecast step", xlabel="step ahead", ylabel="MAE")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     return fig
 
 

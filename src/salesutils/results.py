@@ -14,7 +14,7 @@ import pandas as pd
 
 from .metrics import METRICS, coverage, evaluate, leaderboard
 
-__all__ = ["merge_family_frames", "model_columns", "score_backtest", "headline"]
+__all__ = ["merge_family_frames", "model_columns", "score_backtest", "headline", "show_board"]
 
 KEYS = ["unique_id", "ds", "cutoff", "y"]
 
@@ -66,3 +66,12 @@ def headline(board: pd.DataFrame, forecasts: pd.DataFrame, horizon: int, rank_by
     if champ["model"] in forecasts.columns:
         out["forecast_total"] = float(forecasts[champ["model"]].sum())
     return out
+
+
+def show_board(board: pd.DataFrame, spread: bool = True):
+    """The leaderboard as a reader should see it: models as rows, rounded, champion first."""
+    cols = [c for c in board.columns if spread or not c.endswith("_sd")]
+    table = board[cols].set_index("model")
+    table.columns.name = None
+    return table.style.format(precision=3, thousands=",").format(
+        {c: "{:.0%}" for c in table.columns if c.startswith("coverage")})

@@ -87,8 +87,9 @@ class Session:
                             roles=ds.roles, workdir=str(self.artifacts / "models"), **extra)
 
     # --- artifacts --------------------------------------------------------------------------
-    def save(self, obj: Any, name: str) -> Path:
-        """DataFrames as parquet, dicts/lists as JSON, under artifacts/."""
+    def save(self, obj: Any, name: str) -> None:
+        """DataFrames as parquet, dicts/lists as JSON, under artifacts/ (returns nothing, so a
+        save as the last line of a cell prints nothing in the report)."""
         if isinstance(obj, pd.DataFrame):
             path = self.artifacts / f"{name}.parquet"
             obj.to_parquet(path, index=False)
@@ -97,7 +98,6 @@ class Session:
         else:
             path = self.artifacts / f"{name}.json"
             path.write_text(json.dumps(_jsonable(obj), indent=2))
-        return path
 
     def load(self, name: str) -> Any:
         parquet, js = self.artifacts / f"{name}.parquet", self.artifacts / f"{name}.json"
