@@ -15,7 +15,7 @@ def make_panel(n_series: int = 3, periods: int = 60, freq: str = "W-MON", seed: 
     for i in range(n_series):
         ds = pd.date_range(start, periods=periods, freq=freq)
         level = 20 * (i + 1)
-        mu = level * (1 + 0.4 * np.sin(2 * np.pi * ds.dayofyear / 365.25))
+        mu = level * (1 + 0.4 * np.sin(2 * np.pi * ds.day_of_year / 365.25))
         frames.append(pd.DataFrame({"unique_id": f"s{i}", "ds": ds,
                                     "y": rng.poisson(mu).astype(float)}))
     return pd.concat(frames, ignore_index=True)

@@ -15,7 +15,7 @@ def fc():
         "ds": pd.to_datetime(["2024-01-01", "2024-01-08", "2024-01-15"] * 2),
         "y": [10.0, 12.0, 8.0, 5.0, 5.0, 5.0],
         "m1": [11.0, 11.0, 10.0, 5.0, 5.0, 2.0],
-        "m1-lo-80": [9.0, 11.5, 7.0, 4.0, 6.0, 1.0],
+        "m1-lo-80": [9.0, 11.5, 8.5, 4.0, 6.0, 1.0],
         "m1-hi-80": [12.0, 13.0, 9.0, 6.0, 7.0, 6.0],
     })
 
@@ -66,9 +66,10 @@ def test_constant_history_gives_nan_not_inf(fc, train):
 
 
 def test_coverage(fc):
-    # a: 11 in [9,12] yes; 11 in [11.5,13] no; 10 in [7,9] no -> 1/3 ; b: yes, no, yes -> 2/3
+    # actuals inside? a: 10 in [9,12] yes; 12 in [11.5,13] yes; 8 in [8.5,9] no -> 2/3
+    #                 b: 5 in [4,6] yes; 5 in [6,7] no; 5 in [1,6] yes -> 2/3
     got = coverage(80)(fc, ["m1"])["m1"].to_dict()
-    assert got == pytest.approx({"a": 1 / 3, "b": 2 / 3})
+    assert got == pytest.approx({"a": 2 / 3, "b": 2 / 3})
 
 
 def test_leaderboard_ranks_and_spreads(fc, train):

@@ -29,13 +29,13 @@ def calendar_features(ds: pd.Series | pd.DatetimeIndex, freq: str) -> pd.DataFra
     """Smooth cyclical encodings of the date: position in the year (2 harmonics) for every
     frequency, plus day of week for daily data. Known ahead for any date."""
     ds = pd.DatetimeIndex(ds)
-    year_pos = (ds.dayofyear.to_numpy() - 1) / 365.25
+    year_pos = (ds.day_of_year.to_numpy() - 1) / 365.25
     out = {}
     for k in (1, 2):
         out[f"year_sin{k}"] = np.sin(2 * np.pi * k * year_pos)
         out[f"year_cos{k}"] = np.cos(2 * np.pi * k * year_pos)
     if freq.upper().startswith(("D", "B")):
-        dow = ds.dayofweek.to_numpy() / 7.0
+        dow = ds.day_of_week.to_numpy() / 7.0
         out["dow_sin"] = np.sin(2 * np.pi * dow)
         out["dow_cos"] = np.cos(2 * np.pi * dow)
     return pd.DataFrame(out, index=range(len(ds))).astype("float32")

@@ -139,7 +139,8 @@ def run(
         try:
             pm.execute_notebook(str(src), str(out), parameters=parameters, cwd=str(tmp),
                                 kernel_name="python3", progress_bar=progress, log_output=False,
-                                report_mode=False)
+                                report_mode=False,
+                                extra_arguments=["--IPKernelApp.log_level=ERROR"])
         except Exception as exc:  # noqa: BLE001 - reported with notebook and cell
             failed = reports / ".failed" / run_id
             if failed.exists():

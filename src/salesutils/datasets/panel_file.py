@@ -181,7 +181,7 @@ def check_future_covers(ds: Dataset, h: int) -> None:
         raise DataError(f"future covariates miss some of the {h} periods after {last.date()} for "
                         f"{len(short)} series, e.g. {short[0]!r}", source=ds.sources[-1].name
                         if ds.sources else ds.name, column="ds")
-    na = have[ds.roles["future_known"]].isna().any()
-    if na.any():
-        col = na[na].index[0]
-        raise DataError("missing values in the horizon", source=ds.name, column=col)
+    na = have[ds.roles["future_known"]].isna().sum()
+    for col, count in na[na > 0].items():  # e.g. M5: no planned price before an item is on sale
+        ds.notes.append(f"future covariate '{col}' is missing in {int(count)} of {len(have)} "
+                        "horizon rows (kept as missing; models that use it must handle it)")

@@ -120,15 +120,24 @@ def _run_chunk(func: Callable, fallback: Callable, chunk: list[tuple[str, np.nda
 
 
 class LocalModel(ForecastModel):
-    """A model fitted separately on each series, by a function ``f(y, h, level, ...) -> Result``."""
+    """A model fitted separately on each series, by a function ``f(y, h, level, ...) -> Result``.
+
+    ``max_history`` (a param of every local model) keeps only the last N points of each series:
+    long daily histories cost fitting time and rarely help a short-horizon forecast.
+    """
 
     family = "stats"
     func: Callable = staticmethod(naive_forecast)
     fallback_func: Callable = staticmethod(naive_forecast)
     fallback_alias = "naive"
 
+    def __init__(self, max_history: int | None = None, **params):
+        super().__init__(**params)
+        self.max_history = max_history
+
     def fit(self, train: pd.DataFrame, task: ForecastTask) -> "LocalModel":
-        self._series = [(str(uid), g["y"].to_numpy(dtype=float), g["ds"].iloc[-1])
+        cut = -self.max_history if self.max_history else None
+        self._series = [(str(uid), g["y"].to_numpy(dtype=float)[cut:], g["ds"].iloc[-1])
                         for uid, g in train.groupby("unique_id", sort=True, observed=True)]
         return self
 
