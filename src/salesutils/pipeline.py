@@ -97,6 +97,21 @@ def _failed_cell(exc: Exception, executed: Path) -> int | None:
     return getattr(exc, "exec_count", None)
 
 
+def _kernel_manager(log_path: Path):
+    """A kernel manager whose kernel writes its process-level stderr (TensorFlow's C++ start-up
+    messages, kernel warnings) to ``log_path`` instead of the terminal running the pipeline.
+    Python-level output of the notebook is unaffected: it still lands in the notebook."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class LoggingKernelManager(AsyncKernelManager):
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            kw["stderr"] = open(log_path, "ab")  # noqa: SIM115 - owned by the kernel process
+            return await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    return LoggingKernelManager
+
+
 def run(
     params_file: str | Path,
     overrides: list[str] | None = None,
@@ -140,7 +155,8 @@ def run(
             pm.execute_notebook(str(src), str(out), parameters=parameters, cwd=str(tmp),
                                 kernel_name="python3", progress_bar=progress, log_output=False,
                                 report_mode=False,
-                                extra_arguments=["--IPKernelApp.log_level=ERROR"])
+                                extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                                kernel_manager_class=_kernel_manager(tmp / "logs" / f"{name}.log"))
         except Exception as exc:  # noqa: BLE001 - reported with notebook and cell
             failed = reports / ".failed" / run_id
             if failed.exists():
