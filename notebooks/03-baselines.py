@@ -41,15 +41,13 @@ report = None
 # %%
 from IPython.display import Markdown, display
 
-from salesutils import metrics, plots, results, session
-from salesutils.backtest import cross_validation
-from salesutils.models import get_model, models_of_family
+from salesutils import plots, results, session
+from salesutils.backtest import cross_validation, forward_forecast
 
 nb = session.start(globals())
 ds = nb.dataset()
 task = nb.task(ds)
-aliases = models_of_family(nb.cfg.models, "stats")
-make = lambda: [get_model(a, **nb.cfg.model_params.get(a, {})) for a in aliases]  # noqa: E731
+aliases, make = nb.models("stats")
 display(Markdown(f"Models: **{', '.join(aliases) or 'none'}**; horizon {task.h}, "
                  f"season length {task.season_length}, {ds.n_series} series."))
 
@@ -59,10 +57,8 @@ display(Markdown(f"Models: **{', '.join(aliases) or 'none'}**; horizon {task.h},
 # %%
 if aliases:
     cv, cv_log = cross_validation(ds.panel, make, task, nb.cfg.backtest.n_windows,
-                                           nb.cfg.backtest.step)
-    scores = metrics.evaluate(cv, aliases, [*metrics.METRICS.values(), metrics.coverage(80)],
-                              train=ds.panel)
-    board = metrics.leaderboard(scores, aliases)
+                                  nb.cfg.backtest.step)
+    scores, board = results.score_backtest(cv, ds.panel)
     nb.save(cv, "backtest_stats")
     nb.save(cv_log, "backtest_log_stats")
     display(results.show_board(board, spread=False))
@@ -80,10 +76,7 @@ if aliases:
 # %%
 if aliases:
     fitted = make()
-    forecasts = None
-    for model in fitted:
-        fc = model.fit(ds.panel, task).predict(task)
-        forecasts = fc if forecasts is None else forecasts.merge(fc, on=["unique_id", "ds"])
+    forecasts = forward_forecast(fitted, ds.panel, task)
     nb.save(forecasts, "forecasts_stats")
     fallbacks = [f for m in fitted for f in m.fallbacks]
     nb.save(fallbacks, "fallbacks_stats")

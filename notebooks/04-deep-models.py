@@ -42,15 +42,13 @@ report = None
 # %%
 from IPython.display import Markdown, display
 
-from salesutils import metrics, plots, results, session
-from salesutils.backtest import cross_validation
-from salesutils.models import get_model, models_of_family
+from salesutils import plots, results, session
+from salesutils.backtest import cross_validation, forward_forecast
 
 nb = session.start(globals())
 ds = nb.dataset()
 task = nb.task(ds)
-aliases = models_of_family(nb.cfg.models, "deep")
-make = lambda: [get_model(a, **nb.cfg.model_params.get(a, {})) for a in aliases]  # noqa: E731
+aliases, make = nb.models("deep")
 display(Markdown(f"Deep models: **{', '.join(aliases) or 'none (skipped)'}**; horizon {task.h}, "
                  f"{ds.n_series} series, seed {task.seed}."))
 
@@ -62,12 +60,11 @@ display(Markdown(f"Deep models: **{', '.join(aliases) or 'none (skipped)'}**; ho
 # %%
 if aliases:
     cv, cv_log = cross_validation(ds.panel, make, task, nb.cfg.backtest.n_windows,
-                                           nb.cfg.backtest.step)
-    scores = metrics.evaluate(cv, aliases, [*metrics.METRICS.values(), metrics.coverage(80)],
-                              train=ds.panel)
+                                  nb.cfg.backtest.step)
+    scores, board = results.score_backtest(cv, ds.panel)
     nb.save(cv, "backtest_deep")
     nb.save(cv_log, "backtest_log_deep")
-    display(results.show_board(metrics.leaderboard(scores, aliases), spread=False))
+    display(results.show_board(board, spread=False))
     display(cv_log)
 
 # %% [markdown]
@@ -75,10 +72,9 @@ if aliases:
 
 # %%
 if aliases:
-    forecasts = None
-    for model in make():
-        fc = model.fit(ds.panel, task).predict(task)
-        forecasts = fc if forecasts is None else forecasts.merge(fc, on=["unique_id", "ds"])
+    fitted = make()
+    forecasts = forward_forecast(fitted, ds.panel, task)
+    for model in fitted:
         path = model.save(nb.artifacts / "models" / f"{model.alias}.keras")
         display(Markdown(f"**{model.alias}**: {model.model.count_params():,} parameters, "
                          f"{model.n_train_windows:,} training windows, stopped after "

@@ -17,7 +17,7 @@ import pandas as pd
 
 from .models.base import ForecastModel, ForecastTask
 
-__all__ = ["cutoffs", "cross_validation", "future_covariates"]
+__all__ = ["cutoffs", "cross_validation", "future_covariates", "forward_forecast"]
 
 log = logging.getLogger(__name__)
 
@@ -80,3 +80,17 @@ def cross_validation(
         frames.append(merged)
     out = pd.concat(frames, ignore_index=True)
     return out, pd.DataFrame(rows)
+
+
+def forward_forecast(models: Sequence[ForecastModel], panel: pd.DataFrame, task: ForecastTask
+                     ) -> pd.DataFrame:
+    """Fit each model on the whole panel and forecast the h periods after its end (one frame).
+
+    ``task.future`` must hold the future-known covariates of those periods where models use them.
+    The fitted models keep their state (fallbacks, training history) for the notebook to show.
+    """
+    forecasts = None
+    for model in models:
+        fc = model.fit(panel, task).predict(task)
+        forecasts = fc if forecasts is None else forecasts.merge(fc, on=["unique_id", "ds"])
+    return forecasts

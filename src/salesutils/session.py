@@ -86,6 +86,19 @@ class Session:
                             n_jobs=self.cfg.n_jobs, future=ds.future, static=ds.static,
                             roles=ds.roles, workdir=str(self.artifacts / "models"), **extra)
 
+    def models(self, family: str):
+        """The configured models of one family (``stats`` or ``deep``): their aliases and a factory
+        that builds fresh, unfitted instances with their ``model_params`` (one per cutoff)."""
+        from .models import get_model, models_of_family
+
+        aliases = models_of_family(list(self.cfg.models), family)
+        params = self.cfg.model_params
+
+        def make():
+            return [get_model(a, **params.get(a, {})) for a in aliases]
+
+        return aliases, make
+
     # --- artifacts --------------------------------------------------------------------------
     def save(self, obj: Any, name: str) -> None:
         """DataFrames as parquet, dicts/lists as JSON, under artifacts/ (returns nothing, so a

@@ -136,9 +136,14 @@ class LocalModel(ForecastModel):
         self.max_history = max_history
 
     def fit(self, train: pd.DataFrame, task: ForecastTask) -> "LocalModel":
-        cut = -self.max_history if self.max_history else None
-        self._series = [(str(uid), g["y"].to_numpy(dtype=float)[cut:], g["ds"].iloc[-1])
-                        for uid, g in train.groupby("unique_id", sort=True, observed=True)]
+        ordered = train.sort_values(["unique_id", "ds"], kind="stable")
+        uids, starts = np.unique(ordered["unique_id"].to_numpy(dtype=str), return_index=True)
+        ends = np.r_[starts[1:], len(ordered)]
+        y = ordered["y"].to_numpy(dtype=float)
+        ds = ordered["ds"].to_numpy()
+        cut = self.max_history
+        self._series = [(str(u), y[max(a, b - cut) if cut else a:b], ds[b - 1])
+                        for u, a, b in zip(uids, starts, ends)]
         return self
 
     def predict(self, task: ForecastTask) -> pd.DataFrame:
@@ -148,16 +153,20 @@ class LocalModel(ForecastModel):
         results = self._map(items, kwargs, task.n_jobs)
         self.fallbacks = [{"unique_id": uid, "model": self.alias, "used": self.fallback_alias,
                            "reason": why} for uid, _, why in results if why]
-        last = {uid: ds for uid, _, ds in self._series}
-        frames = []
-        for uid, res, _ in results:
-            frame = pd.DataFrame({"unique_id": uid, "ds": future_dates(last[uid], task.h, task.freq),
-                                  self.alias: res["mean"]})
-            for key, values in res.items():
-                if key != "mean":
-                    frame[f"{self.alias}-{key}"] = values
-            frames.append(frame)
-        fc = pd.concat(frames, ignore_index=True)
+        horizon_dates: dict = {}  # most panels end on one date: compute its future grid once
+        dates = []
+        for _, _, last in self._series:
+            if last not in horizon_dates:
+                horizon_dates[last] = future_dates(pd.Timestamp(last), task.h, task.freq)
+            dates.append(horizon_dates[last])
+        fc = pd.DataFrame({
+            "unique_id": np.repeat([uid for uid, _, _ in results], task.h),
+            "ds": np.concatenate([d.to_numpy() for d in dates]),
+            self.alias: np.concatenate([res["mean"] for _, res, _ in results]),
+        })
+        for key in results[0][1]:
+            if key != "mean":
+                fc[f"{self.alias}-{key}"] = np.concatenate([res[key] for _, res, _ in results])
         return clip_non_negative(fc, self.alias)
 
     def _map(self, items, kwargs, n_jobs):
