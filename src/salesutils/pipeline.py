@@ -32,7 +32,7 @@ NOTEBOOKS = ["01-eda", "02-preprocessing", "03-baselines", "04-deep-models", "05
 TITLES = {
     "01-eda": "Exploration",
     "02-preprocessing": "Preprocessing & features",
-    "03-baselines": "Statistical baselines",
+    "03-baselines": "Baselines: statistical and tree models",
     "04-deep-models": "Deep global models",
     "05-results": "Results",
 }

@@ -14,7 +14,8 @@ import pandas as pd
 
 from .metrics import METRICS, coverage, evaluate, leaderboard
 
-__all__ = ["merge_family_frames", "model_columns", "score_backtest", "headline", "show_board"]
+__all__ = ["merge_family_frames", "model_columns", "score_backtest", "headline", "show_board",
+           "errors_by_segment", "error_by_step"]
 
 KEYS = ["unique_id", "ds", "cutoff", "y"]
 
@@ -75,3 +76,29 @@ def show_board(board: pd.DataFrame, spread: bool = True):
     table.columns.name = None
     return table.style.format(precision=3, thousands=",").format(
         {c: "{:.0%}" for c in table.columns if c.startswith("coverage")})
+
+
+def errors_by_segment(scores: pd.DataFrame, segments: pd.DataFrame, column: str,
+                      metric: str = "mase") -> pd.DataFrame:
+    """Mean ``metric`` per model within each value of ``segments[column]`` (one row per segment),
+    with the number of series: which models work for which kind of series."""
+    models = [c for c in scores.columns if c not in ("unique_id", "cutoff", "metric")]
+    part = scores[scores["metric"] == metric].merge(segments[["unique_id", column]], on="unique_id")
+    table = part.groupby(column, observed=True)[models].mean()
+    table.insert(0, "series", part.groupby(column, observed=True)["unique_id"].nunique())
+    return table
+
+
+def error_by_step(cv: pd.DataFrame, train: pd.DataFrame, models: Sequence[str] | None = None
+                  ) -> pd.DataFrame:
+    """MAE per horizon step, relative to the naive in-sample scale of each series (a MASE per
+    step): how fast each model's accuracy decays with the horizon."""
+    models = list(models or model_columns(cv))
+    df = cv.sort_values(["unique_id", "cutoff", "ds"]).copy()
+    df["step"] = df.groupby(["unique_id", "cutoff"]).cumcount() + 1
+    frames = []
+    for step, part in df.groupby("step"):
+        from .metrics import mase
+
+        frames.append(mase(part, models, train=train).mean().rename(step))
+    return pd.DataFrame(frames).rename_axis("step")

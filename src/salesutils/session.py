@@ -86,12 +86,12 @@ class Session:
                             n_jobs=self.cfg.n_jobs, future=ds.future, static=ds.static,
                             roles=ds.roles, workdir=str(self.artifacts / "models"), **extra)
 
-    def models(self, family: str):
-        """The configured models of one family (``stats`` or ``deep``): their aliases and a factory
-        that builds fresh, unfitted instances with their ``model_params`` (one per cutoff)."""
+    def models(self, *families: str):
+        """The configured models of some families (``stats``, ``tree``, ``deep``): their aliases and
+        a factory that builds fresh, unfitted instances with their ``model_params`` (one per cutoff)."""
         from .models import get_model, models_of_family
 
-        aliases = models_of_family(list(self.cfg.models), family)
+        aliases = [a for f in families for a in models_of_family(list(self.cfg.models), f)]
         params = self.cfg.model_params
 
         def make():

@@ -1,13 +1,18 @@
 """Forecasting models behind one interface, and the registry that names them.
 
-Adding a model to the project is one line in :data:`MODELS` (alias -> class); params files then
-list it under ``models`` and the notebooks of its ``family`` run it.
+Adding a model to the project is one line in :data:`REGISTRY` (alias -> family and class);
+params files then list it under ``models`` and the notebook of its family runs it: ``stats`` and
+``tree`` in 03-baselines, ``deep`` in 04-deep-models. A model without intervals of its own is
+wrapped by :func:`get_model` in :class:`~salesutils.models.conformal.Conformal`, so every model
+reports an 80% interval and the 10/50/90% quantiles.
 """
 
 from __future__ import annotations
 
+from .arima import AutoARIMA
 from .base import ForecastModel, ForecastTask, future_dates
-from .stats import AutoETS, Naive, SeasonalNaive
+from .intermittent import SBA, TSB, Croston
+from .stats import AutoETS, Naive, SeasonalNaive, Theta, WindowAverage
 
 
 def _mlp():
@@ -16,28 +21,58 @@ def _mlp():
     return MLPGlobal
 
 
-#: alias -> model class (or a zero-argument loader of it, for models with heavy imports)
-MODELS: dict[str, object] = {
-    "naive": Naive,
-    "seasonal_naive": SeasonalNaive,
-    "ets": AutoETS,
-    "mlp": _mlp,
+def _lgbm():
+    from .lgbm import LGBMGlobal  # LightGBM loads only when a tree model is used
+
+    return LGBMGlobal
+
+
+def _lgbm_recursive():
+    from .lgbm import LGBMRecursive
+
+    return LGBMRecursive
+
+
+#: alias -> (family, model class or a zero-argument loader of it, for models with heavy imports)
+REGISTRY: dict[str, tuple[str, object]] = {
+    "naive": ("stats", Naive),
+    "seasonal_naive": ("stats", SeasonalNaive),
+    "window_average": ("stats", WindowAverage),
+    "ets": ("stats", AutoETS),
+    "theta": ("stats", Theta),
+    "arima": ("stats", AutoARIMA),
+    "croston": ("stats", Croston),
+    "sba": ("stats", SBA),
+    "tsb": ("stats", TSB),
+    "lgbm": ("tree", _lgbm),
+    "lgbm_recursive": ("tree", _lgbm_recursive),
+    "mlp": ("deep", _mlp),
 }
+MODELS: dict[str, object] = {alias: entry for alias, (_, entry) in REGISTRY.items()}
+FAMILIES: dict[str, str] = {alias: family for alias, (family, _) in REGISTRY.items()}
 
-#: alias -> family: which notebook runs it (stats: 03-baselines, deep: 04-deep-models)
-FAMILIES: dict[str, str] = {"naive": "stats", "seasonal_naive": "stats", "ets": "stats", "mlp": "deep"}
 
-
-def get_model(alias: str, **params) -> ForecastModel:
-    """An instance of the model registered as ``alias`` with its params."""
+def model_class(alias: str) -> type[ForecastModel]:
     entry = MODELS[alias]
-    cls = entry if isinstance(entry, type) else entry()
-    return cls(**params)
+    return entry if isinstance(entry, type) else entry()
+
+
+def get_model(alias: str, conformal_windows: int = 2, **params) -> ForecastModel:
+    """An instance of the model registered as ``alias`` with its params; models without intervals
+    of their own come wrapped with conformal intervals from ``conformal_windows`` backtest windows
+    inside their training data."""
+    cls = model_class(alias)
+    model = cls(**params)
+    if model.has_intervals:
+        return model
+    from .conformal import Conformal
+
+    return Conformal(lambda: cls(**params), n_windows=conformal_windows)
 
 
 def models_of_family(aliases: list[str], family: str) -> list[str]:
     return [a for a in aliases if FAMILIES[a] == family]
 
 
-__all__ = ["MODELS", "FAMILIES", "ForecastModel", "ForecastTask", "future_dates", "get_model",
-           "models_of_family"]
+__all__ = ["REGISTRY", "MODELS", "FAMILIES", "ForecastModel", "ForecastTask", "future_dates",
+           "get_model", "model_class", "models_of_family"]

@@ -78,6 +78,22 @@ class ForecastModel:
         return f"{type(self).__name__}({extra})"
 
 
+def add_interval_quantiles(fc: pd.DataFrame, alias: str) -> pd.DataFrame:
+    """Quantiles 10/50/90 from the 80% interval where a model gives no quantiles of its own.
+
+    For the central 80% interval of a forecast distribution the bounds *are* its 10% and 90%
+    quantiles, and the point forecast stands for the median; so every model with an 80% interval
+    reports the same quantile columns (``<alias>-q-10/50/90``), which pinball loss and inventory
+    decisions read.
+    """
+    lo, hi = f"{alias}-lo-80", f"{alias}-hi-80"
+    if f"{alias}-q-50" not in fc.columns and lo in fc.columns and hi in fc.columns:
+        fc[f"{alias}-q-10"] = fc[lo]
+        fc[f"{alias}-q-50"] = fc[alias]
+        fc[f"{alias}-q-90"] = fc[hi]
+    return fc
+
+
 def clip_non_negative(fc: pd.DataFrame, alias: str) -> pd.DataFrame:
     """Sales cannot be negative: clip the point forecast, interval and quantile columns at 0."""
     cols = [c for c in fc.columns if c == alias or c.startswith(alias + "-")]
