@@ -45,7 +45,8 @@ DEFAULTS: dict[str, Any] = {
     "season_length": None,  # None: from the frequency (52 weekly, 7 daily, 12 monthly)
     "level": [80],
     "backtest": {"n_windows": 3, "step": None},  # step None: = horizon
-    "models": ["naive", "seasonal_naive", "ets", "mlp"],
+    "models": ["naive", "seasonal_naive", "window_average", "ets", "theta", "arima", "croston",
+               "sba", "tsb", "lgbm", "lgbm_recursive", "mlp"],
     "model_params": {},
     "n_jobs": 1,
     "report": {"top_products": 6, "title": None},

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .metrics import METRICS, coverage, evaluate, leaderboard
+from .metrics import METRICS, coverage, evaluate, interval_width, leaderboard, pinball
 
 __all__ = ["merge_family_frames", "model_columns", "score_backtest", "headline", "show_board",
            "errors_by_segment", "error_by_step"]
@@ -46,7 +46,8 @@ def score_backtest(cv: pd.DataFrame, history: pd.DataFrame, season_length: int =
     says otherwise; the history before each cutoff is the scale's only input.
     """
     models = model_columns(cv)
-    scores = evaluate(cv, models, [*METRICS.values(), coverage(level)], train=history,
+    scores = evaluate(cv, models, [*METRICS.values(), coverage(level), interval_width(level),
+                                   pinball()], train=history,
                       season_length=season_length)
     return scores, leaderboard(scores, models, rank_by=rank_by)
 
@@ -74,8 +75,9 @@ def show_board(board: pd.DataFrame, spread: bool = True):
     cols = [c for c in board.columns if spread or not c.endswith("_sd")]
     table = board[cols].set_index("model")
     table.columns.name = None
-    return table.style.format(precision=3, thousands=",").format(
-        {c: "{:.0%}" for c in table.columns if c.startswith("coverage")})
+    fmt = {c: ("{:.0%}" if c.startswith("coverage") else "{:,.0f}" if c == "n_series"
+               else "{:,.3f}") for c in table.columns}
+    return table.style.format(fmt, na_rep="–")
 
 
 def errors_by_segment(scores: pd.DataFrame, segments: pd.DataFrame, column: str,
