@@ -48,7 +48,7 @@ def task_metrics(task_yaml: dict, static: pd.DataFrame | None, price_col: str | 
 
 
 def run_task(name: str, models: list[str], n_windows: int, max_series: int | None,
-             slow_series: int, n_jobs: int, seed: int) -> pd.DataFrame:
+             slow_series: int, n_jobs: int, seed: int, conformal_windows: int = 1) -> pd.DataFrame:
     task_yaml = yaml.safe_load((ROOT.parent / "shared" / "benchmarks" / name / "task.yaml").read_text())
     cfg = resolve(ROOT / "params" / "benchmarks" / f"{name}.yaml")
     t0 = time.perf_counter()
@@ -65,6 +65,8 @@ def run_task(name: str, models: list[str], n_windows: int, max_series: int | Non
         task = ForecastTask(freq=ds.freq, h=cfg.horizon, season_length=m, seed=seed, n_jobs=n_jobs,
                             static=ds.static, roles=ds.roles)
         params = dict(cfg.model_params.get(alias, {}))
+        if FAMILIES[alias] == "tree":
+            params.setdefault("conformal_windows", conformal_windows)
         t = time.perf_counter()
         try:
             cv, log = cross_validation(part, lambda: [get_model(alias, **params)], task, n_windows,
@@ -119,6 +121,8 @@ def main() -> None:
                     help="sample of series for the slow per-series models (ETS, Theta, ARIMA)")
     ap.add_argument("--n-jobs", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--conformal-windows", type=int, default=1,
+                    help="calibration windows of the tree models' conformal intervals")
     ap.add_argument("--throughput", action="store_true", help="also the ETS/ARIMA throughput")
     ap.add_argument("--throughput-only", action="store_true")
     ap.add_argument("--out", help="write the table as CSV here")
@@ -128,7 +132,7 @@ def main() -> None:
     if not args.throughput_only:
         for name in args.tasks:
             tables.append(run_task(name, models, args.n_windows, args.max_series, args.slow_series,
-                                   args.n_jobs, args.seed))
+                                   args.n_jobs, args.seed, args.conformal_windows))
         table = pd.concat(tables, ignore_index=True)
         with pd.option_context("display.width", 200, "display.max_columns", 30,
                                "display.float_format", "{:.3f}".format):

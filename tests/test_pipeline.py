@@ -49,11 +49,10 @@ def test_forecasts_follow_the_contract(smoke_run):
     fc = pd.read_parquet(smoke_run / "artifacts" / "forecasts.parquet")
     panel = pd.read_parquet(smoke_run / "artifacts" / "panel.parquet")
     assert list(fc.columns[:2]) == ["unique_id", "ds"]
-    for alias in ["naive", "seasonal_naive", "ets", "mlp"]:
-        assert {alias, f"{alias}-lo-80", f"{alias}-hi-80"} <= set(fc.columns)
+    for alias in ["naive", "seasonal_naive", "ets", "croston", "lgbm", "mlp"]:
+        assert {alias, f"{alias}-lo-80", f"{alias}-hi-80", f"{alias}-q-10", f"{alias}-q-90"} <= set(fc.columns)
         assert fc[alias].notna().all() and (fc[alias] >= 0).all()
         assert (fc[f"{alias}-lo-80"] <= fc[alias] + 1e-9).all()
-    assert {"mlp-q-10", "mlp-q-50", "mlp-q-90"} <= set(fc.columns)
     assert set(fc["unique_id"]) == set(panel["unique_id"])
     assert len(fc) == panel["unique_id"].nunique() * 4
     assert fc["ds"].min() == panel["ds"].max() + pd.Timedelta(weeks=1)
@@ -73,7 +72,7 @@ def test_index_links_resolve_and_run_json(smoke_run):
     assert set(info["seconds_per_notebook"]) == set(NOTEBOOKS)
     assert {"pandas", "tensorflow", "statsmodels", "papermill"} <= set(info["versions"])
     head = json.loads((smoke_run / "artifacts" / "headline.json").read_text())
-    assert head["champion"] in {"naive", "seasonal_naive", "ets", "mlp"}
+    assert head["champion"] in {"naive", "seasonal_naive", "ets", "croston", "lgbm", "mlp"}
     assert (smoke_run.parent / "index.html").is_file()
 
 

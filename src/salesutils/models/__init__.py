@@ -60,10 +60,10 @@ def model_class(alias: str) -> type[ForecastModel]:
 def get_model(alias: str, conformal_windows: int = 2, **params) -> ForecastModel:
     """An instance of the model registered as ``alias`` with its params; models without intervals
     of their own come wrapped with conformal intervals from ``conformal_windows`` backtest windows
-    inside their training data."""
+    inside their training data (0: point forecasts only, no intervals)."""
     cls = model_class(alias)
     model = cls(**params)
-    if model.has_intervals:
+    if model.has_intervals or conformal_windows == 0:
         return model
     from .conformal import Conformal
 
