@@ -50,7 +50,9 @@ def _table(rows: list[dict], cols: list[str], highlight: str | None = None) -> s
     body = []
     for r in rows:
         cls = ' class="champ"' if highlight and r.get(cols[0]) == highlight else ""
-        body.append(f"<tr{cls}>" + "".join(f"<td>{_fmt(r.get(c))}</td>" for c in cols) + "</tr>")
+        cells = [f"{r[c]:.0%}" if c.startswith("coverage") and isinstance(r.get(c), float)
+                 else _fmt(r.get(c)) for c in cols]
+        body.append(f"<tr{cls}>" + "".join(f"<td>{v}</td>" for v in cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
