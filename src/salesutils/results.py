@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .metrics import METRICS, coverage, evaluate, interval_width, leaderboard, pinball
+from .metrics import METRICS, coverage, evaluate, interval_width, leaderboard, mase, pinball
 
 __all__ = ["merge_family_frames", "model_columns", "score_backtest", "headline", "show_board",
            "errors_by_segment", "error_by_step"]
@@ -100,7 +100,5 @@ def error_by_step(cv: pd.DataFrame, train: pd.DataFrame, models: Sequence[str] |
     df["step"] = df.groupby(["unique_id", "cutoff"]).cumcount() + 1
     frames = []
     for step, part in df.groupby("step"):
-        from .metrics import mase
-
         frames.append(mase(part, models, train=train).mean().rename(step))
     return pd.DataFrame(frames).rename_axis("step")
