@@ -45,10 +45,11 @@ from salesutils import plots, results, session
 nb = session.start(globals())
 ds = nb.dataset()
 h = nb.cfg.horizon
-optional = lambda name: nb.load(name) if (nb.artifacts / f"{name}.parquet").exists() else None  # noqa: E731
-cv = results.merge_family_frames([optional("backtest_stats"), optional("backtest_deep")],
+cv = results.merge_family_frames([nb.load("backtest_stats", missing_ok=True),
+                                  nb.load("backtest_deep", missing_ok=True)],
                                  ["unique_id", "ds", "cutoff", "y"])
-forecasts = results.merge_family_frames([optional("forecasts_stats"), optional("forecasts_deep")],
+forecasts = results.merge_family_frames([nb.load("forecasts_stats", missing_ok=True),
+                                         nb.load("forecasts_deep", missing_ok=True)],
                                         ["unique_id", "ds"])
 scores, board = results.score_backtest(cv, ds.panel)
 nb.save(cv, "backtest")

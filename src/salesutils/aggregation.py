@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ConfigError, DataError
-from .validation import check_not_empty, coerce_datetime, require_columns, validate_panel
+from .validation import check_not_empty, coerce_datetime, require_columns, require_numeric, validate_panel
 
 __all__ = [
     "CATEGORY_KEYWORDS",
@@ -158,9 +158,8 @@ def _check_lines(lines: pd.DataFrame, source: str) -> pd.DataFrame:
     check_not_empty(lines, source=source)
     require_columns(lines, _REQUIRED, source=source)
     for col in ("quantity", "price"):
+        require_numeric(lines, col, source=source)
         s = lines[col]
-        if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
-            raise DataError(f"expected numbers, found dtype {s.dtype}", source=source, column=col)
         bad = ~(s > 0)
         if bad.any():
             raise DataError(

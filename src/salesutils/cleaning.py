@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataError
-from .validation import check_not_empty, coerce_datetime, require_columns
+from .validation import check_not_empty, coerce_datetime, require_columns, require_numeric
 
 __all__ = [
     "PRODUCT_CODE_PATTERN",
@@ -297,9 +297,7 @@ def _check_input(lines: pd.DataFrame) -> pd.DataFrame:
     check_not_empty(lines, source=source)
     require_columns(lines, REQUIRED_COLUMNS, source=source)
     for col in ("quantity", "price"):
-        s = lines[col]
-        if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
-            raise DataError(f"expected numbers, found dtype {s.dtype}", source=source, column=col)
+        require_numeric(lines, col, source=source)
     for col in ("invoice", "stock_code", "quantity"):
         n_missing = int(lines[col].isna().sum())
         if n_missing:

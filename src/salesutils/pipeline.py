@@ -236,8 +236,7 @@ def render_html(notebook: Path, target: Path, *, stakeholder: bool) -> Path:
             if cell.cell_type == "code":
                 cell.outputs = [o for o in cell.get("outputs", [])
                                 if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
-        nb.cells = [c for c in nb.cells if c.cell_type != "code" or c.get("outputs")
-                    ] if stakeholder else nb.cells
+        nb.cells = [c for c in nb.cells if c.cell_type != "code" or c.get("outputs")]
     exporter = HTMLExporter(template_name="lab", embed_images=True,
                             exclude_input=stakeholder, exclude_input_prompt=stakeholder,
                             exclude_output_prompt=stakeholder)

@@ -73,9 +73,9 @@ class Session:
     def dataset(self) -> Dataset:
         """The prepared data set written by 02-preprocessing."""
         meta = self.load("dataset")
-        read = lambda n: self.load(n) if (self.artifacts / f"{n}.parquet").exists() else None  # noqa: E731
         return Dataset(name=meta["name"], panel=self.load("panel"), freq=meta["freq"],
-                       roles=meta["roles"], static=read("static"), future=read("future"),
+                       roles=meta["roles"], static=self.load("static", missing_ok=True),
+                       future=self.load("future", missing_ok=True),
                        description=meta["description"], notes=meta.get("notes", []))
 
     def task(self, ds: Dataset, **extra):
@@ -112,12 +112,16 @@ class Session:
             path = self.artifacts / f"{name}.json"
             path.write_text(json.dumps(_jsonable(obj), indent=2))
 
-    def load(self, name: str) -> Any:
+    def load(self, name: str, missing_ok: bool = False) -> Any:
+        """An artifact by name; ``missing_ok``: None when an earlier notebook did not write it
+        (e.g. no deep model in this run)."""
         parquet, js = self.artifacts / f"{name}.parquet", self.artifacts / f"{name}.json"
         if parquet.exists():
             return pd.read_parquet(parquet)
         if js.exists():
             return json.loads(js.read_text())
+        if missing_ok:
+            return None
         raise FileNotFoundError(
             f"artifact {name!r} not found in {self.artifacts}: run the earlier notebooks first "
             "(python -m salesutils run ..., or run them in order in JupyterLab)")

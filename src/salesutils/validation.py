@@ -18,6 +18,7 @@ __all__ = [
     "require_columns",
     "coerce_datetime",
     "coerce_numeric",
+    "require_numeric",
     "check_not_empty",
     "check_unique_keys",
     "check_non_negative",
@@ -100,6 +101,14 @@ def coerce_numeric(
     out = df.copy()
     out[column] = s
     return out
+
+
+def require_numeric(df: pd.DataFrame, column: str, *, source: str) -> None:
+    """Fail unless ``column`` already holds numbers (not text, not booleans): for raw records
+    whose numbers must not be guessed from text."""
+    s = df[column]
+    if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+        raise DataError(f"expected numbers, found dtype {s.dtype}", source=source, column=column)
 
 
 def check_unique_keys(

@@ -7,6 +7,7 @@ loaders (shipped Online Retail, synthetic generator, any panel file) are importa
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from .base import Dataset, file_sha256
@@ -37,7 +38,7 @@ def _online_retail(data: Mapping[str, Any]) -> Dataset:
         panel=panel, freq=data["freq"], static=static,
         roles={"static": [c for c in static.columns if c != "unique_id"], "future_known": [],
                "historical_only": [c for c in ("price", "customers", "orders") if c in panel.columns]},
-        sources=[__import__("pathlib").Path(str(p)) for p in paths],
+        sources=[Path(str(p)) for p in paths],
         cleaning_log=log, transactions=clean)
 
 

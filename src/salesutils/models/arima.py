@@ -31,7 +31,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from .stats import LocalModel, Result, _Fallback, single_threaded
+from .stats import LocalModel, Result, _Fallback, require_fittable, single_threaded
 
 __all__ = ["arima_forecast", "AutoARIMA", "seasonal_strength", "choose_d"]
 
@@ -83,13 +83,9 @@ def arima_forecast(y: np.ndarray, h: int, level: tuple[int, ...], season_length:
     """Automatic SARIMAX for one series, ``X``/``X_future`` the covariates (see the module)."""
     from statsmodels.tsa.statespace.sarimax import SARIMAX
 
-    y = np.asarray(y, dtype=float)
-    n = len(y)
     kx = 0 if X is None else X.shape[1]
-    if n < 10 + kx:
-        raise _Fallback(f"{n} points, ARIMA needs at least {10 + kx}")
-    if np.ptp(y) == 0:
-        raise _Fallback("constant series")
+    y = require_fittable(y, 10 + kx, "ARIMA")
+    n = len(y)
     m = season_length
     resid = _regression_residuals(y, X)
     seasonal = 1 < m <= max_season and n >= 3 * m

@@ -47,6 +47,17 @@ class _Fallback(Exception):
     """Raised by a series function when the series is outside what the model can handle."""
 
 
+def require_fittable(y: np.ndarray, min_points: int, model: str) -> np.ndarray:
+    """``y`` as floats, or a fallback when it is too short for ``model`` or constant (an
+    optimiser on a flat series fails or returns nonsense; the naive forecast is exact there)."""
+    y = np.asarray(y, dtype=float)
+    if len(y) < min_points:
+        raise _Fallback(f"{len(y)} points, {model} needs at least {min_points}")
+    if np.ptp(y) == 0:
+        raise _Fallback("constant series")
+    return y
+
+
 def _normal_bounds(mean: np.ndarray, sd: np.ndarray, level: tuple[int, ...]) -> Result:
     out: Result = {"mean": mean}
     for lv in level:
@@ -210,12 +221,8 @@ def select_ets(y: np.ndarray, season_length: int, max_season: int = 24, damped: 
     """
     from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
-    y = np.asarray(y, dtype=float)
+    y = require_fittable(y, 6, "ETS")
     n = len(y)
-    if n < 6:
-        raise _Fallback(f"{n} points, ETS needs at least 6")
-    if np.ptp(y) == 0:
-        raise _Fallback("constant series")
     m = season_length
     positive = bool(y.min() > 0)
     can_season = 1 < m <= max_season and n >= 2 * m + 2
@@ -307,12 +314,8 @@ def theta_forecast(y: np.ndarray, h: int, level: tuple[int, ...], season_length:
     """
     from statsmodels.tsa.forecasting.theta import ThetaModel
 
-    y = np.asarray(y, dtype=float)
+    y = require_fittable(y, 5, "theta")
     n = len(y)
-    if n < 5:
-        raise _Fallback(f"{n} points, theta needs at least 5")
-    if np.ptp(y) == 0:
-        raise _Fallback("constant series")
     m = season_length
     seasonal = m > 1 and n >= 2 * m
     model = ThetaModel(pd.Series(y), period=m if seasonal else 1, deseasonalize=seasonal,
