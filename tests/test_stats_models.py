@@ -231,6 +231,24 @@ def test_arima_function_with_and_without_exog():
     assert np.isfinite(plain["mean"]).all() and (plain["hi-80"] > plain["lo-80"]).all()
 
 
+def test_arima_warm_started_loose_search_matches_the_cold_exact_one():
+    """The fast search (warm starts, loose tolerance, polished winner) forecasts what the slow one
+    does on series whose order is clear: a seasonal AR(1) with drift and an ARMA(1,1)."""
+    rng = np.random.default_rng(11)
+    n = 120
+    e = rng.normal(0, 1, n)
+    ar = np.zeros(n)
+    for t in range(1, n):
+        ar[t] = 0.7 * ar[t - 1] + e[t]
+    season = 5 * np.sin(2 * np.pi * np.arange(n) / 12)
+    for y, m in ((50 + ar + season, 12), (20 + ar + 0.5 * np.r_[0, e[:-1]], 1)):
+        fast = arima_forecast(y, 6, (80,), m)
+        slow = arima_forecast(y, 6, (80,), m, warm_start=False, factr=1e7)
+        np.testing.assert_allclose(fast["mean"], slow["mean"], atol=0.1 * np.std(y))
+        np.testing.assert_allclose(fast["hi-80"] - fast["lo-80"], slow["hi-80"] - slow["lo-80"],
+                                   rtol=0.1)
+
+
 def test_exog_ignored_gracefully_without_future_covariates():
     panel, task = _promo_panel(n_series=2, n=80, seed=5)
     model = get_model("arima").fit(panel, task)  # task.future is None

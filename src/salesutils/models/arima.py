@@ -18,13 +18,21 @@ Order selection, in the spirit of Hyndman-Khandakar (R's ``auto.arima``), within
    improves, at most ``max_models`` fits; ``stepwise=False`` fits the whole grid instead.
 
 Speed: the search fits on the differenced data (``simple_differencing=True``: a smaller state
-vector, the same AICc ranking for fixed d and D) with the scale concentrated out; the winner's
+vector, the same AICc ranking for fixed d and D) with the scale concentrated out. Each neighbour
+starts from its parent's estimates (``warm_start``: the shared terms by name, 0 for a new one)
+and the search stops L-BFGS-B at a loose tolerance (``factr=1e10``, about 1e-6 relative); the
+winner is then polished at scipy's default tolerance. Measured with a per-series loop
+(``benchmarks/models.py`` numbers in its README): 2.6x faster on M5 monthly (0.56 -> 0.22 s per
+series, MASE +0.2%), 1.75x on retail weekly (MASE +1%), 2.6x on Rossmann daily. The winner's
 parameters are then run once through the full model (no optimisation) to forecast on the level
-of the data. Intervals: ``get_forecast(h, exog=X_future).conf_int(alpha)`` of that model.
+of the data. On short seasonal series (M5: 60 months) ``max_P = max_Q = 0`` (seasonality by the
+seasonal difference only) is 3x faster again and was more accurate (MASE 4.30 vs 4.45 on 200
+series); on long daily series ``max_history`` (a :class:`LocalModel` param) bounds the cost. Intervals: ``get_forecast(h, exog=X_future).conf_int(alpha)`` of that model.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import warnings
 
@@ -79,7 +87,7 @@ def arima_forecast(y: np.ndarray, h: int, level: tuple[int, ...], season_length:
                    max_p: int = 2, max_q: int = 2, max_P: int = 1, max_Q: int = 1, max_d: int = 2,
                    max_season: int = 24, seasonal_strength_threshold: float = 0.64,
                    stepwise: bool = True, max_models: int = 30, maxiter: int = 50,
-                   **_) -> Result:
+                   warm_start: bool = True, factr: float = 1e10, **_) -> Result:
     """Automatic SARIMAX for one series, ``X``/``X_future`` the covariates (see the module)."""
     from statsmodels.tsa.statespace.sarimax import SARIMAX
 
@@ -102,8 +110,16 @@ def arima_forecast(y: np.ndarray, h: int, level: tuple[int, ...], season_length:
     seasonal_order = (lambda P, Q: (P, D, Q, m)) if seasonal else (lambda P, Q: (0, 0, 0, 0))
 
     fits: dict[tuple, tuple[float, np.ndarray | None]] = {}
+    names: dict[tuple, list[str]] = {}
 
-    def score(p, q, P, Q, c):
+    def start_from(mod, parent):
+        """The parent's estimates by parameter name, 0 for the terms it lacks (a warm start)."""
+        if not warm_start or parent is None or fits[parent][1] is None:
+            return None
+        known = dict(zip(names[parent], fits[parent][1]))
+        return np.array([known.get(name, 0.0) for name in mod.param_names])
+
+    def score(p, q, P, Q, c, parent=None):
         key = (p, q, P, Q, c)
         if key in fits:
             return fits[key][0]
@@ -119,7 +135,16 @@ def arima_forecast(y: np.ndarray, h: int, level: tuple[int, ...], season_length:
                           trend="c" if c else "n", simple_differencing=True,
                           concentrate_scale=True)
             # only the parameters: a results object (smoother, covariance) is built for the winner
-            params = np.asarray(mod.fit(disp=False, maxiter=maxiter, return_params=True))
+            fit = functools.partial(mod.fit, disp=False, maxiter=maxiter, return_params=True,
+                                    factr=factr)
+            start = start_from(mod, parent)
+            try:
+                params = np.asarray(fit(start_params=start))
+            except Exception:  # noqa: BLE001 - a warm start outside the admissible region
+                if start is None:
+                    raise
+                params = np.asarray(fit())
+            names[key] = list(mod.param_names)
             aicc = _aicc(float(mod.loglike(params)), mod.nobs - mod.loglikelihood_burn, k)
         except Exception:  # noqa: BLE001 - a failed candidate is just not chosen
             aicc, params = np.inf, None
@@ -139,7 +164,7 @@ def arima_forecast(y: np.ndarray, h: int, level: tuple[int, ...], season_length:
                 (p, q, P + a, Q, c), (p, q, P, Q + a, c), (p, q, P + a, Q + a, c))]
             moves.append((p, q, P, Q, 1 - c))
             for move in moves:
-                score(*move)
+                score(*move, parent=best)
             if min(fits, key=lambda k: fits[k][0]) == best or len(fits) >= max_models:
                 break
     else:
@@ -152,6 +177,16 @@ def arima_forecast(y: np.ndarray, h: int, level: tuple[int, ...], season_length:
     if not np.isfinite(aicc):
         raise _Fallback("no ARIMA candidate converged")
     p, q, P, Q, c = best
+    if factr > 1e7:  # the search's loose tolerance ranks the orders; polish the winner's estimates
+        mod = SARIMAX(y, exog=X, order=(p, d, q), seasonal_order=seasonal_order(P, Q),
+                      trend="c" if c else "n", simple_differencing=True, concentrate_scale=True)
+        try:
+            polished = np.asarray(mod.fit(start_params=params, disp=False, maxiter=maxiter,
+                                          return_params=True))
+            if np.isfinite(mod.loglike(polished)) and mod.loglike(polished) >= mod.loglike(params):
+                params = polished
+        except Exception:  # noqa: BLE001 - keep the search's estimates
+            pass
     full = SARIMAX(y, exog=X, order=(p, d, q), seasonal_order=seasonal_order(P, Q),
                    trend="c" if c else "n", concentrate_scale=True)
     res = full.filter(params)
