@@ -27,8 +27,7 @@ ROOT = project_root(Path(__file__).parent)
 TASKS = ["retail_weekly", "rossmann_daily", "m5_monthly"]
 #: per task: a sample of series (None: all) and extra models beyond its params file's list.
 #: M5's 30,490 series would take hours with per-series statsmodels fits on 2 cores, so every model
-#: sees the same random 2,000 series there (comparable rows); daily ARIMA on Rossmann is left out
-#: (about 0.6 s per series and fit).
+#: sees the same random 2,000 series there (comparable rows).
 TASK_SETTINGS = {
     "retail_weekly": {"max_series": None, "extra": []},
     "rossmann_daily": {"max_series": None, "extra": []},

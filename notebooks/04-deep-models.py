@@ -17,10 +17,22 @@
 # # 04 · Deep global models
 #
 # One neural network trained on windows from *all* series at once (a global model), instead of
-# one model per series. The MLP reads a lookback window of each series' sales (scaled by the
-# series' mean over the training data only) and the calendar of the target dates, and predicts
-# the 10%, 50% and 90% quantiles of every step of the horizon at once. Early stopping watches a
-# validation slice made of the last h periods of the training data.
+# one model per series. Every network reads the same inputs: a lookback window of each series'
+# sales (scaled by the series' mean over the training data only) with the historical-only
+# covariates, the future-known covariates and calendar of the target dates (price plan,
+# promotions, holidays), and the static attributes as embeddings. Each predicts the 10%, 50% and
+# 90% quantiles of every step of the horizon at once; the 10-90% band is the 80% interval.
+#
+# | alias | architecture |
+# |---|---|
+# | `mlp` | everything flattened into a Dense stack |
+# | `tcn` | dilated causal 1-D convolutions over the lookback |
+# | `lstm`, `gru` | encoder-decoder recurrent networks (the decoder reads the known future) |
+# | `transformer` | self-attention over one token per period of lookback and horizon |
+# | `deep_ensemble` | the median of the best members' quantiles (by validation loss) |
+#
+# Training draws a fresh random sample of windows each epoch; the last h periods of the training
+# data are the validation slice for early stopping (never trained on).
 
 # %% tags=["parameters"]
 # Parameters. papermill replaces them (python -m salesutils run params/<name>.yaml, or
@@ -54,8 +66,8 @@ display(Markdown(f"Deep models: **{', '.join(aliases) or 'none (skipped)'}**; ho
 
 # %% [markdown]
 # ## Backtest
-# The same rolling cutoffs as the baselines: at each cutoff the network is trained from scratch
-# on the data up to it.
+# The same rolling cutoffs as the baselines: at each cutoff every network is trained from
+# scratch on the data up to it, so the leaderboards of notebooks 03 and 04 compare.
 
 # %%
 if aliases:
@@ -65,21 +77,62 @@ if aliases:
     nb.save(cv, "backtest_deep")
     nb.save(cv_log, "backtest_log_deep")
     display(results.show_board(board, spread=False))
-    display(cv_log)
 
 # %% [markdown]
 # ## Final training and forward forecast
+# Each network is trained once more on all the data and forecasts the next horizon. The table
+# puts the architectures side by side: backtest accuracy, size and training cost.
 
 # %%
 if aliases:
     fitted = make()
     forecasts = forward_forecast(fitted, ds.panel, task)
-    for model in fitted:
-        path = model.save(nb.artifacts / "models" / f"{model.alias}.keras")
-        display(Markdown(f"**{model.alias}**: {model.model.count_params():,} parameters, "
-                         f"{model.n_train_windows:,} training windows, stopped after "
-                         f"{len(model.history)} epochs; saved as `{path.relative_to(nb.dir)}`."))
-        plots.plot_training_history(model.history, title=f"{model.alias}: training curve")
     nb.save(forecasts, "forecasts_deep")
+    for model in fitted:
+        model.save(nb.artifacts / "models" / f"{model.alias}.keras")
+    side = results.deep_side_by_side(fitted, board)
+    nb.save(side.reset_index(), "deep_models")
+    display(results.show_table(side))
+
+# %% [markdown]
+# ## Training curves
+# Validation loss (solid) falls while the network learns patterns that hold on the held-out
+# periods; where it turns up while the training loss (dashed) keeps falling, the network starts
+# to memorise, and early stopping restores the best epoch.
+
+# %%
+if aliases:
+    curves = {m.alias: m.history for m in fitted if getattr(m, "history", None) is not None}
+    if curves:
+        plots.plot_training_curves(curves)
+
+# %% [markdown]
+# ## Forecasts against what happened
+# The last backtest cutoff: the forecasts and 80% intervals of the two best networks (by backtest
+# MASE) next to the actual sales (dotted) of the four best-selling products.
+
+# %%
+if aliases:
+    last = cv["cutoff"].max()
+    fold = cv[cv["cutoff"] == last]
     top = ds.panel.groupby("unique_id")["y"].sum().nlargest(4).index.tolist()
-    plots.plot_forecasts(ds.panel, forecasts, aliases, top, n_history=3 * task.h)
+    plots.plot_forecasts(ds.panel[ds.panel["ds"] <= last], fold, board["model"].head(2), top,
+                         n_history=3 * task.h, actuals=fold[["unique_id", "ds", "y"]])
+
+# %% [markdown]
+# ## What the networks learned about price and promotion
+# Response curves on held-out windows (the last h periods of the training data): the planned
+# value of a future-known input is changed over the whole horizon (a price multiplied by 0.7 to
+# 1.3, a promotion or holiday flag switched off and on) and the networks' median forecast,
+# summed over all series, is shown relative to the forecast with the plan as it was. A falling
+# price curve and a promotion uplift above 1 are what demand theory expects.
+
+# %%
+if aliases:
+    response = results.response_curves(fitted)
+    if response.empty:
+        display(Markdown("This data set declares no future-known covariates (price plan, "
+                         "promotions, holidays), so there is no response to show."))
+    else:
+        nb.save(response, "response_curves")
+        plots.plot_response(response)

@@ -1,4 +1,4 @@
-"""Models against known answers: exact baselines, ETS on a clean trend, the MLP's contract."""
+"""Models against known answers: exact baselines, ETS on a clean trend, the registry."""
 
 import numpy as np
 import pandas as pd
@@ -86,74 +86,3 @@ def test_forecasts_are_non_negative_and_dated_after_the_end():
     assert (fc.filter(like="naive") >= 0).all().all()
     assert fc["ds"].min() == panel["ds"].max() + pd.Timedelta(weeks=1)
 
-
-# --- the Keras MLP ---------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def seasonal_panel():
-    """Deterministic period-8 pattern at three levels: learnable, and the naive cannot follow it."""
-    ds = pd.date_range("2021-01-04", periods=120, freq="W-MON")
-    pattern = np.array([1, 2, 4, 8, 6, 3, 2, 1.0])
-    return pd.concat([pd.DataFrame({"unique_id": f"s{i}", "ds": ds,
-                                    "y": level * np.tile(pattern, 15)})
-                      for i, level in enumerate([5.0, 20.0, 60.0])], ignore_index=True)
-
-
-@pytest.fixture(scope="module")
-def trained(seasonal_panel, tmp_path_factory):
-    train = seasonal_panel[seasonal_panel["ds"] <= seasonal_panel["ds"].max() - pd.Timedelta(weeks=8)]
-    task = ForecastTask(freq="W-MON", h=8, season_length=8, seed=3,
-                        workdir=str(tmp_path_factory.mktemp("mlp")))
-    model = get_model("mlp", epochs=60, patience=15, hidden=[64], lookback=16).fit(train, task)
-    return model, task, train
-
-
-def test_mlp_forecast_contract(trained):
-    model, task, train = trained
-    fc = model.predict(task)
-    assert len(fc) == 3 * 8
-    assert {"mlp", "mlp-lo-80", "mlp-hi-80", "mlp-q-10", "mlp-q-50", "mlp-q-90"} <= set(fc.columns)
-    assert (fc["mlp-q-10"] <= fc["mlp-q-50"]).all() and (fc["mlp-q-50"] <= fc["mlp-q-90"]).all()
-    assert (fc["mlp"] == fc["mlp-q-50"]).all() and (fc["mlp-lo-80"] >= 0).all()
-    assert fc["ds"].min() == train["ds"].max() + pd.Timedelta(weeks=1)
-    assert model.history is not None and "val_loss" in model.history
-
-
-def test_mlp_learns_the_pattern_better_than_naive(trained, seasonal_panel):
-    model, task, train = trained
-    fc = model.predict(task).merge(seasonal_panel, on=["unique_id", "ds"])
-    naive = get_model("naive").fit(train, task).predict(task).merge(seasonal_panel, on=["unique_id", "ds"])
-    mlp_err = (fc["mlp"] - fc["y"]).abs().mean()
-    naive_err = (naive["naive"] - naive["y"]).abs().mean()
-    assert mlp_err < 0.5 * naive_err
-
-
-def test_mlp_save_and_reload_predicts_the_same(trained, tmp_path):
-    import keras
-
-    model, task, _ = trained
-    path = model.save(tmp_path / "mlp.keras")
-    reloaded = keras.saving.load_model(path)
-    x = np.random.default_rng(0).normal(size=(5, model.model.input_shape[1])).astype("float32")
-    np.testing.assert_allclose(model.model.predict(x, verbose=0), reloaded.predict(x, verbose=0),
-                               rtol=1e-6, atol=1e-6)
-
-
-def test_mlp_is_repeatable_on_cpu():
-    panel = make_panel(n_series=3, periods=50)
-    task = ForecastTask(freq="W-MON", h=4, season_length=13, seed=11)
-    runs = [get_model("mlp", epochs=3, hidden=[16], lookback=8).fit(panel, task).predict(task)
-            for _ in range(2)]
-    pd.testing.assert_frame_equal(runs[0], runs[1])
-
-
-def test_mlp_windows_never_read_the_target_window():
-    from salesutils.models.deep import make_windows
-
-    y = np.arange(1.0, 21.0)
-    dates = pd.date_range("2024-01-01", periods=20, freq="W-MON")
-    X, Y = make_windows(y, dates, scale=1.0, lookback=4, h=3, freq="W-MON", origins=np.array([10]))
-    assert X[0, :4].tolist() == [7.0, 8.0, 9.0, 10.0]  # y[6:10]: only values before the origin
-    assert Y[0].tolist() == [11.0, 12.0, 13.0]
-    X2, Y2 = make_windows(y, dates, 1.0, 4, 3, "W-MON", np.array([20]))  # forward: no targets
-    assert np.isnan(Y2).all() and X2[0, :4].tolist() == [17.0, 18.0, 19.0, 20.0]

@@ -14,7 +14,7 @@ from .features import ADI_CUTOFF, CV2_CUTOFF  # noqa: E402
 
 __all__ = ["set_style", "plot_total", "plot_seasonality", "plot_top_products", "plot_demand_classes",
            "plot_covariate", "plot_forecasts", "plot_training_history", "plot_leaderboard",
-           "plot_error_by_step", "plot_cleaning_log"]
+           "plot_error_by_step", "plot_cleaning_log", "plot_training_curves", "plot_response"]
 
 PALETTE = "tab10"
 
@@ -148,6 +148,43 @@ def plot_training_history(history: pd.DataFrame, title: str = "Training curve"):
         ax.axvline(history.loc[best, "epoch"], color="grey", ls="--", lw=1, label="best epoch")
     ax.set(title=title, xlabel="epoch", ylabel="pinball loss (scaled)")
     ax.legend()
+    return fig
+
+
+def plot_training_curves(histories: dict[str, pd.DataFrame]):
+    """Validation loss per epoch of several networks side by side (training loss dashed)."""
+    fig, ax = plt.subplots(figsize=(8, 3.8))
+    for i, (name, hist) in enumerate(histories.items()):
+        if "val_loss" in hist:
+            ax.plot(hist["epoch"], hist["val_loss"], color=f"C{i}", lw=1.8, label=f"{name}")
+        ax.plot(hist["epoch"], hist["loss"], color=f"C{i}", lw=1, ls="--", alpha=0.6)
+    ax.set(title="Training curves (solid: validation on the last h periods; dashed: training)",
+           xlabel="epoch", ylabel="pinball loss (scaled)")
+    ax.legend(fontsize=9)
+    return fig
+
+
+def plot_response(curves: pd.DataFrame):
+    """Response curves: forecast relative to the plan as a covariate is changed, per model and
+    covariate (``curves``: model, column, x, forecast_vs_plan)."""
+    cols = list(dict.fromkeys(curves["column"]))
+    ncols = min(3, len(cols))
+    nrows = int(np.ceil(len(cols) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.4 * ncols, 3.3 * nrows), squeeze=False)
+    for ax, col in zip(axes.flat, cols):
+        part = curves[curves["column"] == col]
+        for i, (model, g) in enumerate(part.groupby("model", sort=False)):
+            ax.plot(g["x"], g["forecast_vs_plan"], marker="o", color=f"C{i}", label=model)
+        ax.axhline(1.0, color="grey", lw=0.8)
+        kind = part["kind"].iloc[0]
+        ax.set(title=col, xlabel="planned value x factor" if kind == "factor" else "value set to",
+               ylabel="forecast / as planned")
+        if kind == "set":
+            ax.set_xticks(sorted(part["x"].unique()))
+    for ax in axes.flat[len(cols):]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=8)
+    fig.tight_layout()
     return fig
 
 

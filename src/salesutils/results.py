@@ -15,7 +15,8 @@ import pandas as pd
 from .metrics import METRICS, coverage, evaluate, interval_width, leaderboard, mase, pinball
 
 __all__ = ["merge_family_frames", "model_columns", "score_backtest", "headline", "show_board",
-           "errors_by_segment", "error_by_step"]
+           "errors_by_segment", "error_by_step", "show_table", "deep_side_by_side",
+           "response_curves"]
 
 KEYS = ["unique_id", "ds", "cutoff", "y"]
 
@@ -73,11 +74,7 @@ def headline(board: pd.DataFrame, forecasts: pd.DataFrame, horizon: int, rank_by
 def show_board(board: pd.DataFrame, spread: bool = True):
     """The leaderboard as a reader should see it: models as rows, rounded, champion first."""
     cols = [c for c in board.columns if spread or not c.endswith("_sd")]
-    table = board[cols].set_index("model")
-    table.columns.name = None
-    fmt = {c: ("{:.0%}" if c.startswith("coverage") else "{:,.0f}" if c == "n_series"
-               else "{:,.3f}") for c in table.columns}
-    return table.style.format(fmt, na_rep="–")
+    return show_table(board[cols].set_index("model"))
 
 
 def errors_by_segment(scores: pd.DataFrame, segments: pd.DataFrame, column: str,
@@ -102,3 +99,46 @@ def error_by_step(cv: pd.DataFrame, train: pd.DataFrame, models: Sequence[str] |
     for step, part in df.groupby("step"):
         frames.append(mase(part, models, train=train).mean().rename(step))
     return pd.DataFrame(frames).rename_axis("step")
+
+
+def show_table(table: pd.DataFrame):
+    """Any summary table as a reader should see it: counts with thousands separators, other
+    numbers to 3 decimals, coverage as a percentage, missing values as a dash."""
+    fmt = {}
+    for c in table.columns:
+        s = table[c]
+        if str(c).startswith("coverage"):
+            fmt[c] = "{:.0%}"
+        elif pd.api.types.is_integer_dtype(s) or c in ("parameters", "train_windows", "epochs",
+                                                        "windows_per_second", "n_series"):
+            fmt[c] = "{:,.0f}"
+        elif c.endswith("seconds"):
+            fmt[c] = "{:,.1f}"
+        elif pd.api.types.is_float_dtype(s):
+            fmt[c] = "{:,.3f}"
+    table = table.copy()
+    table.columns.name = None
+    return table.style.format(fmt, na_rep="–")
+
+
+def deep_side_by_side(fitted, board: pd.DataFrame,
+                      metrics: Sequence[str] = ("mase", "rmsse", "pinball", "coverage_80")
+                      ) -> pd.DataFrame:
+    """The deep models side by side: backtest metrics, parameters and training cost of the final
+    fit (one row per model, best backtest MASE first)."""
+    info = pd.DataFrame([m.summary() for m in fitted if hasattr(m, "summary")])
+    keep = ["model"] + [c for c in metrics if c in board.columns]
+    table = info.merge(board[keep], on="model", how="left")
+    if not info.get("mixed_precision", pd.Series(dtype=bool)).fillna(False).astype(bool).any():
+        info = info.drop(columns="mixed_precision", errors="ignore")  # CPU run: say nothing
+    first = keep[1:] + [c for c in info.columns if c != "model"]
+    return table.set_index("model")[first].sort_values(keep[1] if len(keep) > 1 else first[0])
+
+
+def response_curves(fitted) -> pd.DataFrame:
+    """The response curves (see :meth:`salesutils.models.deep.DeepGlobal.response_curves`) of
+    every fitted model that has them, in one long frame."""
+    frames = [m.response_curves() for m in fitted if hasattr(m, "response_curves")]
+    frames = [f for f in frames if not f.empty]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=["model", "column", "kind", "x", "forecast_vs_plan"])

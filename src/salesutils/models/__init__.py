@@ -15,10 +15,13 @@ from .intermittent import SBA, TSB, Croston
 from .stats import AutoETS, Naive, SeasonalNaive, Theta, WindowAverage
 
 
-def _mlp():
-    from .deep import MLPGlobal  # TensorFlow loads only when a deep model is used
+def _deep(alias: str):
+    def load():
+        from .deep import deep_class  # TensorFlow loads only when a deep model is used
 
-    return MLPGlobal
+        return deep_class(alias)
+
+    return load
 
 
 def _lgbm():
@@ -46,7 +49,12 @@ REGISTRY: dict[str, tuple[str, object]] = {
     "tsb": ("stats", TSB),
     "lgbm": ("tree", _lgbm),
     "lgbm_recursive": ("tree", _lgbm_recursive),
-    "mlp": ("deep", _mlp),
+    "mlp": ("deep", _deep("mlp")),
+    "tcn": ("deep", _deep("tcn")),
+    "lstm": ("deep", _deep("lstm")),
+    "gru": ("deep", _deep("gru")),
+    "transformer": ("deep", _deep("transformer")),
+    "deep_ensemble": ("deep", _deep("deep_ensemble")),
 }
 MODELS: dict[str, object] = {alias: entry for alias, (_, entry) in REGISTRY.items()}
 FAMILIES: dict[str, str] = {alias: family for alias, (family, _) in REGISTRY.items()}

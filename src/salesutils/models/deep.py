@@ -1,218 +1,281 @@
 """Global deep models in Keras: one network trained on windows from all series at once.
 
-The MLP here is the project's first "large" model: from a lookback window of the target (scaled
-per series by its mean over the training data only) and the calendar of the h target dates it
-predicts the 10%, 50% and 90% quantiles of all h steps at once (pinball loss). The median is the
-point forecast; the 10-90% band is the 80% interval. Quantiles are ordered by construction
-(median plus/minus softplus offsets), so the interval can never cross.
+Aliases ``mlp``, ``tcn``, ``lstm``, ``gru`` and ``transformer`` (architectures in
+:mod:`.architectures`) share one training procedure, :class:`DeepGlobal`:
 
-Training is honest in time: the validation windows used for early stopping are the last ``h``
-periods of the training data, and no window's target is used for training when it lies in them.
+- the panel is laid out by :class:`~.windows.WindowData` (target scaled per series by its
+  training mean, covariates by their roles, static columns as embeddings);
+- each epoch draws ``windows_per_epoch`` windows at random from all series and origins through a
+  ``tf.data`` pipeline (reproducible from the seed);
+- the validation windows are the last ``h`` periods of the training data (never trained on):
+  early stopping restores the best epoch, the learning rate halves on a plateau, and the best
+  network is checkpointed into the run folder (``task.workdir``);
+- the output is the 10/50/90% quantiles of every step (pinball loss); the median is the point
+  forecast and the 10-90% band the 80% interval of the DESIGN.md contract.
+
+``deep_ensemble`` trains several of them and reports the median of the best ``top_k`` members'
+quantiles (chosen by their validation loss, not by the backtest it is scored on).
+
+CPU by default, repeatable there with the seed; a GPU is used when TensorFlow sees one, in mixed
+precision (float16 compute, float32 output) with ``mixed_precision="auto"``.
 """
 
 from __future__ import annotations
 
 import logging
-import os
+import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..features import calendar_features
-from .base import ForecastModel, ForecastTask, clip_non_negative, future_dates
+from .architectures import ARCHITECTURES, QUANTILES, build, custom_objects, keras_module
+from .base import ForecastModel, ForecastTask, clip_non_negative
+from .windows import WindowData
 
-__all__ = ["MLPGlobal", "build_mlp", "make_windows", "QUANTILES"]
+__all__ = ["DeepGlobal", "DeepEnsemble", "MLPGlobal", "deep_class", "QUANTILES", "load_network"]
 
 log = logging.getLogger(__name__)
 
-QUANTILES = (0.1, 0.5, 0.9)
+
+def gpu_available() -> bool:
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
 
 
-def _keras():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    import keras
-
-    return keras
+def load_network(path: str | Path):
+    """A saved ``.keras`` network with the project's custom layers and loss."""
+    keras = keras_module()
+    return keras.saving.load_model(path, custom_objects=custom_objects())
 
 
-def _register():
-    keras = _keras()
-
-    @keras.saving.register_keras_serializable(package="salesutils")
-    class OrderedQuantiles(keras.layers.Layer):
-        """(batch, h, 3) raw outputs -> (batch, h, 3) quantiles q10 <= q50 <= q90."""
-
-        def call(self, x):
-            ops = keras.ops
-            mid = x[..., 1]
-            lo = mid - ops.softplus(x[..., 0])
-            hi = mid + ops.softplus(x[..., 2])
-            return ops.stack([lo, mid, hi], axis=-1)
-
-    @keras.saving.register_keras_serializable(package="salesutils")
-    def pinball_loss(y_true, y_pred):
-        ops = keras.ops
-        q = ops.convert_to_tensor(np.array(QUANTILES, dtype="float32"))
-        err = ops.expand_dims(y_true, -1) - y_pred
-        return ops.mean(ops.maximum(q * err, (q - 1.0) * err))
-
-    return OrderedQuantiles, pinball_loss
+def forecast_frame(data: WindowData, alias: str, s: np.ndarray, t: np.ndarray,
+                   q: np.ndarray) -> pd.DataFrame:
+    """The long forecast frame of the contract from (n, h, 3) quantiles of windows (s, t)."""
+    h = data.h
+    frame = pd.DataFrame({"unique_id": np.repeat(data.ids[s], h),
+                          "ds": data.horizon_dates(t).reshape(-1),
+                          alias: q[:, :, 1].reshape(-1),
+                          f"{alias}-lo-80": q[:, :, 0].reshape(-1),
+                          f"{alias}-hi-80": q[:, :, 2].reshape(-1)})
+    for j, qq in enumerate(QUANTILES):
+        frame[f"{alias}-q-{int(round(qq * 100))}"] = q[:, :, j].reshape(-1)
+    return clip_non_negative(frame, alias)
 
 
-_REGISTERED = None
+class DeepGlobal(ForecastModel):
+    """One network for all series; ``arch`` picks the architecture (class attribute per alias).
 
-
-def _custom():
-    global _REGISTERED
-    if _REGISTERED is None:
-        _REGISTERED = _register()
-    return _REGISTERED
-
-
-def build_mlp(n_features: int, h: int, hidden: tuple[int, ...] = (128, 64),
-              dropout: float = 0.1, learning_rate: float = 1e-3):
-    """MLP: features -> Dense stack -> h x 3 ordered quantiles, compiled with the pinball loss."""
-    keras = _keras()
-    OrderedQuantiles, pinball_loss = _custom()
-    inputs = keras.Input(shape=(n_features,), name="features")
-    x = inputs
-    for units in hidden:
-        x = keras.layers.Dense(units, activation="relu")(x)
-        if dropout:
-            x = keras.layers.Dropout(dropout)(x)
-    x = keras.layers.Dense(h * len(QUANTILES))(x)
-    x = keras.layers.Reshape((h, len(QUANTILES)))(x)
-    outputs = OrderedQuantiles(name="quantiles")(x)
-    model = keras.Model(inputs, outputs, name="mlp_global")
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=pinball_loss)
-    return model
-
-
-def make_windows(y: np.ndarray, dates: pd.DatetimeIndex, scale: float, lookback: int, h: int,
-                 freq: str, origins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Feature rows and targets for forecast origins ``origins`` of one series.
-
-    An origin t means: the lookback is y[t-lookback:t] (zero-padded on the left where the series
-    is shorter, with the padded share as a feature) and the target y[t:t+h]. Only values before
-    t enter the features; the calendar is that of the target dates. Targets past the end of
-    ``y`` are NaN (the forward forecast has none).
-    """
-    ys = y / scale
-    padded = np.concatenate([np.zeros(lookback), ys, np.full(h, np.nan)])
-    idx = origins[:, None] + np.arange(lookback)[None, :]  # padded index of y[t-lookback+k]
-    lags = padded[idx]
-    pad_share = np.clip(lookback - origins, 0, lookback)[:, None] / lookback
-    target = padded[origins[:, None] + lookback + np.arange(h)[None, :]]
-    all_dates = dates.append(future_dates(dates[-1], h, freq))
-    cal = calendar_features(all_dates, freq).to_numpy()
-    cal_rows = cal[origins[:, None] + np.arange(h)[None, :]].reshape(len(origins), -1)
-    level = np.full((len(origins), 1), np.log1p(scale))
-    feats = np.hstack([lags, pad_share, level, cal_rows]).astype("float32")
-    return feats, target.astype("float32")
-
-
-class MLPGlobal(ForecastModel):
-    """One MLP for all series (a global model), trained with early stopping.
-
-    Params (``model_params.mlp`` in a params file): lookback (None: 2 seasons, capped at 104),
-    hidden, dropout, epochs, batch_size, patience, learning_rate, max_train_windows, verbose.
+    Params (``model_params.<alias>``): lookback (None: 2 seasons or 2 horizons, at most 104),
+    width, hidden, dropout (architecture); epochs, batch_size, windows_per_epoch (None: every
+    training window once, at most 20,000), patience, learning_rate, mixed_precision
+    ("auto" = on a GPU), verbose; architecture-specific: kernel_size (tcn), heads, blocks
+    (transformer).
     """
 
-    alias = "mlp"
     family = "deep"
-    DEFAULTS = dict(lookback=None, hidden=(128, 64), dropout=0.1, epochs=100, batch_size=256,
-                    patience=10, learning_rate=1e-3, max_train_windows=200_000, verbose=0)
+    arch = "mlp"
+    DEFAULTS = dict(lookback=None, width=32, hidden=(128, 64), dropout=0.1, epochs=100,
+                    batch_size=256, windows_per_epoch=None, patience=10, learning_rate=1e-3,
+                    mixed_precision="auto", verbose=0, kernel_size=3, heads=4, blocks=2)
 
     def __init__(self, **params):
         unknown = set(params) - set(self.DEFAULTS)
         if unknown:
-            raise ValueError(f"unknown mlp parameter(s) {sorted(unknown)}; "
+            raise ValueError(f"unknown {self.alias} parameter(s) {sorted(unknown)}; "
                              f"valid: {sorted(self.DEFAULTS)}")
         super().__init__(**{**self.DEFAULTS, **params})
         self.history: pd.DataFrame | None = None
         self.model = None
+        self.data: WindowData | None = None
 
     def _lookback(self, task: ForecastTask) -> int:
         lb = self.params["lookback"]
         return int(lb) if lb else int(min(max(2 * task.season_length, 2 * task.h), 104))
 
-    def _series(self, train: pd.DataFrame):
-        for uid, g in train.groupby("unique_id", sort=True, observed=True):
-            yield str(uid), g["y"].to_numpy(dtype=float), pd.DatetimeIndex(g["ds"])
-
-    def fit(self, train: pd.DataFrame, task: ForecastTask) -> "MLPGlobal":
-        keras = _keras()
-        keras.utils.set_random_seed(task.seed)
-        L, h = self._lookback(task), task.h
-        val = h
-        Xt, Yt, Xv, Yv = [], [], [], []
-        self._state = {}
-        for uid, y, dates in self._series(train):
-            scale = float(np.mean(np.abs(y))) or 1.0
-            self._state[uid] = (y, dates, scale)
-            n = len(y)
-            origins = np.arange(1, n - h - val + 1)  # targets end at n - val at the latest
-            if len(origins):
-                X, Y = make_windows(y, dates, scale, L, h, task.freq, origins)
-                Xt.append(X), Yt.append(Y)
-            if n - h >= 1:
-                X, Y = make_windows(y, dates, scale, L, h, task.freq, np.array([n - h]))
-                Xv.append(X), Yv.append(Y)
-        if not Xt and not Xv:
-            raise ValueError("no series is long enough to make a single training window")
-        has_val = bool(Xt) and bool(Xv)
-        X = np.concatenate(Xt if Xt else Xv)
-        Y = np.concatenate(Yt if Yt else Yv)
-        rng = np.random.default_rng(task.seed)
-        if len(X) > self.params["max_train_windows"]:
-            keep = np.sort(rng.choice(len(X), self.params["max_train_windows"], replace=False))
-            X, Y = X[keep], Y[keep]
+    def _arch_params(self) -> dict:
         p = self.params
-        self.model = build_mlp(X.shape[1], h, tuple(p["hidden"]), p["dropout"], p["learning_rate"])
-        callbacks = []
+        return dict(hidden=tuple(p["hidden"]), width=p["width"], dropout=p["dropout"],
+                    kernel_size=p["kernel_size"], heads=p["heads"], blocks=p["blocks"])
+
+    def fit(self, train: pd.DataFrame, task: ForecastTask) -> "DeepGlobal":
+        keras = keras_module()
+        p = self.params
+        keras.utils.set_random_seed(task.seed)
+        self.data = data = WindowData(train, task, self._lookback(task))
+        (s_tr, t_tr), (s_va, t_va) = data.origins()
+        has_val = len(s_va) > 0 and len(s_tr) > 0
+        if not len(s_tr):  # too short for a separate validation slice: train on what there is
+            s_tr, t_tr = s_va, t_va
+        if not len(s_tr):
+            raise ValueError(f"{self.alias}: no series is long enough for a single training "
+                             f"window (h={task.h})")
+        per_epoch = int(p["windows_per_epoch"] or min(len(s_tr), 20_000))
+        batch = int(min(p["batch_size"], per_epoch))
+        mixed = p["mixed_precision"] == "auto" and gpu_available() or p["mixed_precision"] is True
+        policy = keras.config.dtype_policy()
+        if mixed:
+            keras.config.set_dtype_policy("mixed_float16")
+        try:
+            self.model = build(self.arch, data.layout, p["learning_rate"], **self._arch_params())
+        finally:
+            keras.config.set_dtype_policy(policy)
         monitor = "val_loss" if has_val else "loss"
-        callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=p["patience"],
-                                                       restore_best_weights=True))
-        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5,
-                                                           patience=max(2, p["patience"] // 3)))
+        callbacks = [keras.callbacks.EarlyStopping(monitor=monitor, patience=p["patience"],
+                                                   restore_best_weights=True),
+                     keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5,
+                                                       patience=max(2, p["patience"] // 3))]
         if task.workdir:
             ckpt = Path(task.workdir) / f"{self.alias}.best.keras"
             ckpt.parent.mkdir(parents=True, exist_ok=True)
             callbacks.append(keras.callbacks.ModelCheckpoint(str(ckpt), monitor=monitor,
                                                              save_best_only=True))
-        fit = self.model.fit(
-            X, Y, validation_data=(np.concatenate(Xv), np.concatenate(Yv)) if has_val else None,
-            epochs=p["epochs"], batch_size=p["batch_size"], shuffle=True, callbacks=callbacks,
-            verbose=p["verbose"])
+        val = (data.batch(s_va, t_va), data.targets(s_va, t_va)) if has_val else None
+        steps = int(np.ceil(per_epoch / batch))
+        started = time.perf_counter()
+        fit = self.model.fit(data.dataset((s_tr, t_tr), batch, per_epoch, task.seed),
+                             steps_per_epoch=steps, epochs=p["epochs"], validation_data=val,
+                             callbacks=callbacks, shuffle=False, verbose=p["verbose"])
+        self.train_seconds = time.perf_counter() - started
         self.history = pd.DataFrame(fit.history).rename_axis("epoch").reset_index()
         self.history["epoch"] += 1
-        self.n_train_windows = len(X)
+        self.history = self.history.rename(columns={"learning_rate": "lr"})
+        self.n_train_windows = int(len(s_tr))
+        self.windows_seen = int(len(self.history) * steps * batch)
+        self.windows_per_second = self.windows_seen / max(self.train_seconds, 1e-9)
+        self.val_loss = float(self.history["val_loss"].min()) if has_val else float("nan")
+        self.mixed_precision = bool(mixed)
         return self
 
+    # --- forecasting --------------------------------------------------------------------------
+    def quantiles(self, s: np.ndarray, t: np.ndarray, override: dict | None = None) -> np.ndarray:
+        """(n, h, 3) quantiles on the original scale for the windows (s, t)."""
+        s, t = np.asarray(s), np.asarray(t)
+        chunks = []
+        for i in range(0, len(s), 4096):  # eager calls: no tf.function retracing per size
+            x = self.data.batch(s[i: i + 4096], t[i: i + 4096], override)
+            chunks.append(np.asarray(self.model(x, training=False), dtype=float))
+        q = np.concatenate(chunks) if chunks else np.empty((0, self.data.h, len(QUANTILES)))
+        return q * self.data.scale[s][:, None, None]
+
     def predict(self, task: ForecastTask) -> pd.DataFrame:
-        L, h = self._lookback(task), task.h
-        X, meta = [], []
-        for uid, (y, dates, scale) in self._state.items():
-            feats, _ = make_windows(y, dates, scale, L, h, task.freq, np.array([len(y)]))
-            X.append(feats)
-            meta.append((uid, future_dates(dates[-1], h, task.freq), scale))
-        q = self.model.predict(np.concatenate(X), verbose=0, batch_size=4096)
+        s, t = self.data.forecast_origins()
+        return forecast_frame(self.data, self.alias, s, t, self.quantiles(s, t))
+
+    def response(self, column: str, values, kind: str = "factor") -> pd.DataFrame:
+        """What the network learned about a future-known covariate, on held-out windows.
+
+        For the validation windows (the last h training periods of every series, never trained
+        on) the covariate's planned value over the whole horizon is replaced: multiplied by each
+        of ``values`` (``kind="factor"``, e.g. price x 0.8 .. 1.2) or set to each of them
+        (``kind="set"``, e.g. promotion 0 / 1); the median forecast, summed over windows and
+        steps, is reported relative to the forecast with the plan as it was.
+        """
+        if column not in self.data.fut_names:
+            raise ValueError(f"{column!r} is not a future-known input of {self.alias} "
+                             f"(inputs: {self.data.fut_names})")
+        (_, _), (s, t) = self.data.origins()
+        base = self.quantiles(s, t)[:, :, 1].sum()
+        rows = []
+        for v in values:
+            fn = (lambda raw, v=v: raw * v) if kind == "factor" else (lambda raw, v=v: raw * 0 + v)
+            total = self.quantiles(s, t, {column: fn})[:, :, 1].sum()
+            rows.append({"model": self.alias, "column": column, "kind": kind, "x": v,
+                         "forecast_vs_plan": total / base if base else np.nan})
+        return pd.DataFrame(rows)
+
+    def response_curves(self) -> pd.DataFrame:
+        """:meth:`response` for every future-known input: prices x 0.7 .. 1.3, 0/1 flags set to
+        0 and 1 (other numeric inputs x 0.5 .. 1.5); empty when the model has none."""
         frames = []
-        for i, (uid, fdates, scale) in enumerate(meta):
-            qi = q[i] * scale
-            frame = pd.DataFrame({"unique_id": uid, "ds": fdates, self.alias: qi[:, 1]})
-            frame[f"{self.alias}-lo-80"] = qi[:, 0]
-            frame[f"{self.alias}-hi-80"] = qi[:, 2]
-            for j, qq in enumerate(QUANTILES):
-                frame[f"{self.alias}-q-{int(round(qq * 100))}"] = qi[:, j]
-            frames.append(frame)
-        return clip_non_negative(pd.concat(frames, ignore_index=True), self.alias)
+        for name in self.data.fut_names:
+            raw = self.data.fut_raw[:, : self.data.T, self.data.fut_names.index(name)]
+            values = np.unique(raw[np.isfinite(raw)])
+            if "price" in name.lower():
+                frames.append(self.response(name, [0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3]))
+            elif len(values) <= 2 and set(values) <= {0.0, 1.0}:
+                frames.append(self.response(name, [0, 1], kind="set"))
+            else:
+                frames.append(self.response(name, [0.5, 0.75, 1.0, 1.25, 1.5]))
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+            columns=["model", "column", "kind", "x", "forecast_vs_plan"])
 
     def save(self, path: str | Path) -> Path:
-        """Save the trained network as a ``.keras`` file (reload with ``keras.saving.load_model``)."""
+        """Save the trained network as a ``.keras`` file (reload with :func:`load_network`)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         self.model.save(path)
         return path
+
+    def summary(self) -> dict:
+        """Size and training cost, for the side-by-side table of notebook 04."""
+        return {"model": self.alias, "parameters": int(self.model.count_params()),
+                "train_windows": self.n_train_windows, "epochs": len(self.history),
+                "best_val_loss": self.val_loss, "train_seconds": round(self.train_seconds, 1),
+                "windows_per_second": round(self.windows_per_second),
+                "mixed_precision": self.mixed_precision}
+
+
+def _subclass(arch: str) -> type[DeepGlobal]:
+    return type(f"{arch.upper()}Global", (DeepGlobal,), {"alias": arch, "arch": arch,
+                                                        "__doc__": f"DeepGlobal with the {arch} "
+                                                                   f"architecture."})
+
+
+DEEP_CLASSES: dict[str, type[DeepGlobal]] = {a: _subclass(a) for a in ARCHITECTURES}
+MLPGlobal = DEEP_CLASSES["mlp"]
+
+
+class DeepEnsemble(ForecastModel):
+    """The median of the quantile forecasts of the ``top_k`` best of ``members`` (by their own
+    validation loss); ``member_params`` gives each member's params (default: each member's
+    ``model_params`` are not shared, so pass them here)."""
+
+    alias = "deep_ensemble"
+    family = "deep"
+
+    def __init__(self, members=("mlp", "tcn", "gru"), top_k: int = 3,
+                 member_params: dict | None = None):
+        super().__init__(members=list(members), top_k=top_k, member_params=member_params or {})
+        unknown = set(members) - set(DEEP_CLASSES)
+        if unknown:
+            raise ValueError(f"unknown ensemble member(s) {sorted(unknown)}; "
+                             f"valid: {sorted(DEEP_CLASSES)}")
+        self.fitted: list[DeepGlobal] = []
+        self.chosen: list[str] = []
+
+    def fit(self, train: pd.DataFrame, task: ForecastTask) -> "DeepEnsemble":
+        mp = self.params["member_params"]
+        self.fitted = [DEEP_CLASSES[m](**mp.get(m, {})).fit(train, task)
+                       for m in self.params["members"]]
+        ranked = sorted(self.fitted, key=lambda m: (np.nan_to_num(m.val_loss, nan=np.inf)))
+        self.best = ranked[: max(1, int(self.params["top_k"]))]
+        self.chosen = [m.alias for m in self.best]
+        self.history = None
+        return self
+
+    def predict(self, task: ForecastTask) -> pd.DataFrame:
+        s, t = self.best[0].data.forecast_origins()
+        q = np.median(np.stack([m.quantiles(s, t) for m in self.best]), axis=0)
+        return forecast_frame(self.best[0].data, self.alias, s, t, q)
+
+    def save(self, path: str | Path) -> Path:
+        """Save every chosen member next to ``path`` (``<stem>.<member>.keras``)."""
+        path = Path(path)
+        for m in self.best:
+            m.save(path.with_name(f"{path.stem}.{m.alias}.keras"))
+        return path.parent
+
+    def summary(self) -> dict:
+        return {"model": self.alias, "parameters": sum(int(m.model.count_params())
+                                                       for m in self.best),
+                "train_windows": self.best[0].n_train_windows, "epochs": None,
+                "best_val_loss": float(np.mean([m.val_loss for m in self.best])),
+                "train_seconds": round(sum(m.train_seconds for m in self.fitted), 1),
+                "windows_per_second": None, "mixed_precision": self.best[0].mixed_precision,
+                "members": ", ".join(self.chosen)}
+
+
+def deep_class(alias: str) -> type[ForecastModel]:
+    return DeepEnsemble if alias == "deep_ensemble" else DEEP_CLASSES[alias]

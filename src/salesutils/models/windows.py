@@ -1,0 +1,307 @@
+"""Training windows for the global deep models: every series on one date grid, sampled per epoch.
+
+A window is one forecast origin ``t`` of one series. The network sees
+
+- ``past`` (lookback ``L`` x channels): the target scaled by the series' training mean, a 0/1 mask
+  of observed periods (0 before a series starts), the historical-only covariates (standardised),
+  the future-known covariates and the calendar, all at ``t-L .. t-1``;
+- ``future`` (``h`` x channels): the future-known covariates and the calendar at the target dates
+  ``t .. t+h-1``, what is truly known when the forecast is made (price plan, promotions,
+  holidays, store open days); never the target and never a historical-only covariate;
+- ``static_cat`` (one integer code per static text column: product, category, store ... for
+  embeddings; 0 = unseen) and ``static_num`` (numeric static columns, standardised, and the
+  series' level ``log1p(scale)``);
+
+and learns the scaled target ``y[t .. t+h-1] / scale``.
+
+Honesty: every statistic (series scale, covariate means and standard deviations, category codes,
+mean prices) is computed from the panel given to :class:`WindowData` (the training part of a
+backtest fold, up to its cutoff); the horizon rows come from ``task.future`` and hold only
+future-known columns. Training origins keep their targets out of the validation slice (the last
+``val`` periods), whose windows are used for early stopping only.
+
+Price columns (future-known, "price" in the name) enter relative to the series' mean price
+(``p / mean - 1``), so one network reads a 10% discount the same way for a 1 EUR and a 100 EUR
+product; :meth:`WindowData.batch` can override their raw values over the horizon, which is how
+the response curves of notebook 04 are made.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..features import calendar_features
+from .base import ForecastTask, future_dates
+from .stats import encode_covariates
+
+__all__ = ["WindowData", "Layout"]
+
+
+@dataclass
+class Layout:
+    """Shapes and channel names of the inputs: what an architecture builder needs to know."""
+
+    lookback: int
+    h: int
+    past: list[str]
+    future: list[str]
+    static_cat: list[tuple[str, int]] = field(default_factory=list)  # (column, cardinality + 1)
+    static_num: list[str] = field(default_factory=list)
+
+
+def _numeric_or_codes(values: pd.Series) -> tuple[bool, pd.Series]:
+    is_num = (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)) \
+        and not isinstance(values.dtype, pd.CategoricalDtype)
+    return is_num, values
+
+
+class WindowData:
+    """The training panel on a regular (series x period) grid, with the horizon appended.
+
+    ``train``: the long panel (``unique_id``, ``ds``, ``y`` and covariates) up to a cutoff;
+    ``task``: its roles, static frame and the future-known covariates of the horizon.
+    """
+
+    def __init__(self, train: pd.DataFrame, task: ForecastTask, lookback: int):
+        if train.empty:
+            raise ValueError("the training panel is empty")
+        self.L, self.h, self.freq = int(lookback), int(task.h), task.freq
+        train = train.sort_values(["unique_id", "ds"])
+        self.ids = np.array(sorted(train["unique_id"].astype(str).unique()))
+        pos = {uid: i for i, uid in enumerate(self.ids)}
+        start, end = train["ds"].min(), train["ds"].max()
+        dates = pd.date_range(start, end, freq=task.freq)
+        if len(dates) == 0 or dates[-1] != end:
+            raise ValueError(f"dates do not lie on the {task.freq!r} grid from {start} to {end}")
+        self.T = len(dates)
+        self.dates = dates.append(future_dates(end, self.h, task.freq))  # T + h
+        S, T, h = len(self.ids), self.T, self.h
+        si = train["unique_id"].astype(str).map(pos).to_numpy()
+        ti = self.dates.get_indexer(pd.DatetimeIndex(train["ds"]))
+        if (ti < 0).any():
+            raise ValueError(f"some dates are off the {task.freq!r} grid")
+        self._si, self._ti = si, ti
+
+        y = np.full((S, T), np.nan)
+        y[si, ti] = train["y"].to_numpy(dtype=float)
+        observed = np.isfinite(y)
+        self.scale = np.nanmean(np.abs(y), axis=1)
+        self.scale = np.where(np.isfinite(self.scale) & (self.scale > 0), self.scale, 1.0)
+        self.first = observed.argmax(axis=1)
+        self.last = T - 1 - observed[:, ::-1].argmax(axis=1)
+        self.y = (y / self.scale[:, None]).astype("float32")  # NaN where unobserved
+        self.observed = observed
+
+        roles = task.roles or {}
+        hist_cols = [c for c in roles.get("historical_only", []) if c in train.columns
+                     and pd.api.types.is_numeric_dtype(train[c])]
+        fut_cols = [c for c in roles.get("future_known", []) if c in train.columns]
+        self.hist = self._standardised_grid(train, hist_cols)  # (S, T, k) NaN -> 0 later
+        self.hist_names = hist_cols
+        self._setup_future(train, task, fut_cols)
+        cal = calendar_features(self.dates, task.freq)
+        self.cal = cal.to_numpy(dtype="float32")  # (T + h, c)
+        self.cal_names = list(cal.columns)
+        self._setup_static(task)
+        self.layout = Layout(
+            lookback=self.L, h=h,
+            past=["y", "observed"] + self.hist_names + self.fut_names + self.cal_names,
+            future=self.fut_names + self.cal_names,
+            static_cat=[(c, len(levels) + 1) for c, levels in self.cat_levels.items()],
+            static_num=self.num_names + ["level"])
+
+    # --- covariate grids ----------------------------------------------------------------------
+    def _grid(self, values: np.ndarray, width: int, k: int) -> np.ndarray:
+        out = np.full((len(self.ids), width, k), np.nan, dtype="float64")
+        out[self._si, self._ti] = values
+        return out
+
+    def _standardised_grid(self, train: pd.DataFrame, cols: list[str]) -> np.ndarray:
+        if not cols:
+            return np.zeros((len(self.ids), self.T, 0), dtype="float32")
+        g = self._grid(train[cols].to_numpy(dtype=float), self.T, len(cols))
+        mu, sd = np.nanmean(g, axis=(0, 1)), np.nanstd(g, axis=(0, 1))
+        sd = np.where(np.isfinite(sd) & (sd > 0), sd, 1.0)
+        return np.nan_to_num((g - np.nan_to_num(mu)) / sd).astype("float32")
+
+    def _setup_future(self, train: pd.DataFrame, task: ForecastTask, cols: list[str]) -> None:
+        """Raw future-known values on the grid (history from ``train``, horizon from
+        ``task.future``), filled forward per series, and how to normalise each channel."""
+        S, T, h = len(self.ids), self.T, self.h
+        if not cols:
+            self.fut_raw = np.zeros((S, T + h, 0))
+            self.fut_names, self.fut_norm = [], []
+            return
+        X, names, spec = encode_covariates(train, cols)
+        raw = self._grid(X, T + h, X.shape[1])
+        fut = task.future
+        if fut is not None and len(fut) and set(cols) <= set(fut.columns):
+            f = fut[fut["unique_id"].astype(str).isin(set(self.ids))]
+            fi = f["unique_id"].astype(str).map({u: i for i, u in enumerate(self.ids)}).to_numpy()
+            fti = self.dates.get_indexer(pd.DatetimeIndex(f["ds"]))
+            ok = fti >= T  # only the horizon: history always comes from the training panel
+            Xf, _, _ = encode_covariates(f, cols, spec)
+            raw[fi[ok], fti[ok]] = Xf[ok]
+        # a plan holds until it changes: fill forward in time, then backward for leading gaps
+        for j in range(raw.shape[2]):
+            raw[:, :, j] = pd.DataFrame(raw[:, :, j].T).ffill().bfill().to_numpy().T
+        self.fut_raw = raw
+        self.fut_names = names
+        self.fut_norm = []
+        for j, name in enumerate(names):
+            hist = raw[:, :T, j]
+            if "price" in name.lower():
+                mean_price = np.nanmean(np.where(hist > 0, hist, np.nan), axis=1)
+                mean_price = np.where(np.isfinite(mean_price), mean_price, 1.0)
+                self.fut_norm.append(("price", mean_price[:, None]))
+            else:
+                mu, sd = np.nanmean(hist), np.nanstd(hist)
+                sd = sd if np.isfinite(sd) and sd > 0 else 1.0
+                self.fut_norm.append(("z", (0.0 if not np.isfinite(mu) else mu, sd)))
+
+    def _future_channels(self, raw: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Normalised future-known channels of ``raw`` (n, t, k) for the series ``rows``."""
+        out = np.empty(raw.shape, dtype="float32")
+        for j, (kind, p) in enumerate(self.fut_norm):
+            if kind == "price":
+                out[..., j] = raw[..., j] / p[rows] - 1.0
+            else:
+                out[..., j] = (raw[..., j] - p[0]) / p[1]
+        return np.nan_to_num(out)
+
+    def _setup_static(self, task: ForecastTask) -> None:
+        self.cat_levels: dict[str, list[str]] = {}
+        self.num_names: list[str] = []
+        S = len(self.ids)
+        cat, num = [], []
+        st = task.static
+        if st is not None and len(st) and "unique_id" in st.columns:
+            st = st.assign(unique_id=st["unique_id"].astype(str)).drop_duplicates("unique_id")
+            st = st.set_index("unique_id").reindex(self.ids)
+            for col in st.columns:
+                s = st[col]
+                if pd.api.types.is_datetime64_any_dtype(s):
+                    continue
+                is_num, _ = _numeric_or_codes(s)
+                if is_num:
+                    v = s.to_numpy(dtype=float)
+                    mu, sd = np.nanmean(v) if np.isfinite(v).any() else 0.0, np.nanstd(v)
+                    sd = sd if np.isfinite(sd) and sd > 0 else 1.0
+                    num.append(np.nan_to_num((v - mu) / sd))
+                    self.num_names.append(col)
+                else:
+                    levels = sorted(s.dropna().astype(str).unique())
+                    codes = {lv: i + 1 for i, lv in enumerate(levels)}
+                    cat.append(s.astype(str).map(codes).fillna(0).to_numpy(dtype="int32"))
+                    self.cat_levels[col] = levels
+        level = np.log1p(self.scale)
+        num.append((level - level.mean()) / (level.std() or 1.0))
+        self.static_cat = np.stack(cat, axis=1) if cat else np.zeros((S, 0), dtype="int32")
+        self.static_num = np.stack(num, axis=1).astype("float32")
+
+    # --- origins and batches -------------------------------------------------------------------
+    def origins(self, val: int | None = None) -> tuple[tuple[np.ndarray, np.ndarray],
+                                                       tuple[np.ndarray, np.ndarray]]:
+        """(series, origin) pairs for training and for validation.
+
+        Validation: one origin per series, ``T - val`` (its targets are the last ``val`` periods,
+        all observed). Training: every origin with at least one observed period before it and
+        all ``h`` targets observed and ending before the validation slice (``t + h <= T - val``).
+        """
+        val = self.h if val is None else int(val)
+        S, T, h = len(self.ids), self.T, self.h
+        obs = self.observed.astype(np.int32)
+        c = np.concatenate([np.zeros((S, 1), np.int32), np.cumsum(obs, axis=1)], axis=1)
+        t = np.arange(1, T - h + 1)
+        full = (c[:, t + h] - c[:, t]) == h  # all h targets observed
+        full &= t[None, :] > self.first[:, None]
+        train_ok = full & (t[None, :] + h <= T - val)
+        s_tr, k_tr = np.nonzero(train_ok)
+        v = T - val
+        val_ok = (v >= 1) & full[:, v - 1] if 1 <= v <= T - h else np.zeros(S, bool)
+        s_va = np.nonzero(val_ok)[0]
+        return (s_tr, t[k_tr]), (s_va, np.full(len(s_va), v))
+
+    def forecast_origins(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each series' origin for the forward forecast: right after its last observed period."""
+        return np.arange(len(self.ids)), self.last + 1
+
+    def batch(self, s: np.ndarray, t: np.ndarray, override: dict[str, object] | None = None
+              ) -> dict[str, np.ndarray]:
+        """Network inputs for the windows (s[i], t[i]).
+
+        ``override`` maps a future-known channel name to a function of its raw horizon values
+        (n, h) -> (n, h), e.g. ``{"price": lambda p: 0.9 * p}``; the past is never changed.
+        """
+        L, h, T = self.L, self.h, self.T
+        s = np.asarray(s, dtype=np.int64)
+        t = np.asarray(t, dtype=np.int64)
+        back = t[:, None] + np.arange(-L, 0)[None, :]  # (n, L) may be < 0: before the grid
+        valid = back >= 0
+        bc = np.clip(back, 0, None)
+        ss = s[:, None]
+        y = np.where(valid, self.y[ss, bc], np.nan)
+        mask = np.isfinite(y)
+        parts = [np.nan_to_num(y)[..., None], mask[..., None].astype("float32")]
+        if self.hist.shape[2]:
+            parts.append(np.where(valid[..., None], self.hist[ss, np.clip(bc, 0, T - 1)], 0.0))
+        ahead = t[:, None] + np.arange(h)[None, :]  # (n, h) target periods, < T + h
+        if self.fut_raw.shape[2]:
+            parts.append(np.where(valid[..., None],
+                                  self._future_channels(self.fut_raw[ss, bc], s), 0.0))
+            raw_f = self.fut_raw[ss, ahead].copy()
+            for name, fn in (override or {}).items():
+                j = self.fut_names.index(name)
+                raw_f[..., j] = fn(raw_f[..., j])
+            fut = [self._future_channels(raw_f, s)]
+        else:
+            fut = []
+        parts.append(np.where(valid[..., None], self.cal[bc], 0.0))
+        fut.append(self.cal[ahead])
+        out = {"past": np.concatenate(parts, axis=-1).astype("float32"),
+               "future": np.concatenate(fut, axis=-1).astype("float32"),
+               "static_num": self.static_num[s]}
+        if self.static_cat.shape[1]:
+            out["static_cat"] = self.static_cat[s]
+        return out
+
+    def targets(self, s: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """Scaled targets y[t .. t+h-1] / scale (NaN where not observed or past the grid)."""
+        ahead = np.asarray(t)[:, None] + np.arange(self.h)[None, :]
+        inside = ahead < self.T
+        vals = self.y[np.asarray(s)[:, None], np.clip(ahead, 0, self.T - 1)]
+        return np.where(inside, vals, np.nan).astype("float32")
+
+    def dataset(self, pairs: tuple[np.ndarray, np.ndarray], batch_size: int, per_epoch: int,
+                seed: int):
+        """An endless ``tf.data`` pipeline of batches of windows drawn at random from ``pairs``
+        (a fresh sample of ``per_epoch`` windows each epoch, reproducible from ``seed``), built in
+        numpy by a generator and prefetched while the network trains on the previous batch."""
+        import tensorflow as tf
+
+        s_all, t_all = pairs
+        n = len(s_all)
+        if n == 0:
+            raise ValueError("no training window: every series is shorter than the lookback "
+                             "needs, or than h plus the validation slice")
+        sample = self.batch(s_all[:1], t_all[:1])
+        signature = ({k: tf.TensorSpec((None,) + v.shape[1:], tf.as_dtype(v.dtype))
+                      for k, v in sample.items()},
+                     tf.TensorSpec((None, self.h), tf.float32))
+
+        def gen():
+            rng = np.random.default_rng(seed)
+            while True:
+                pick = rng.choice(n, size=per_epoch, replace=per_epoch > n)
+                for b in range(0, per_epoch, batch_size):
+                    idx = pick[b: b + batch_size]
+                    yield self.batch(s_all[idx], t_all[idx]), self.targets(s_all[idx], t_all[idx])
+
+        return tf.data.Dataset.from_generator(gen, output_signature=signature).prefetch(2)
+
+    def horizon_dates(self, t: np.ndarray) -> np.ndarray:
+        """(n, h) dates of the target periods of origins ``t``."""
+        return np.asarray(self.dates)[np.asarray(t)[:, None] + np.arange(self.h)[None, :]]
