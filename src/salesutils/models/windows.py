@@ -52,10 +52,10 @@ class Layout:
     static_num: list[str] = field(default_factory=list)
 
 
-def _numeric_or_codes(values: pd.Series) -> tuple[bool, pd.Series]:
-    is_num = (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)) \
+def _is_numeric(values: pd.Series) -> bool:
+    """Numbers and booleans are used as values; text and categories become embedding codes."""
+    return (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)) \
         and not isinstance(values.dtype, pd.CategoricalDtype)
-    return is_num, values
 
 
 class WindowData:
@@ -185,8 +185,7 @@ class WindowData:
                 s = st[col]
                 if pd.api.types.is_datetime64_any_dtype(s):
                     continue
-                is_num, _ = _numeric_or_codes(s)
-                if is_num:
+                if _is_numeric(s):
                     v = s.to_numpy(dtype=float)
                     mu, sd = np.nanmean(v) if np.isfinite(v).any() else 0.0, np.nanstd(v)
                     sd = sd if np.isfinite(sd) and sd > 0 else 1.0
