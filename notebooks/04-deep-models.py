@@ -50,6 +50,7 @@ models = None
 model_params = None
 n_jobs = None
 report = None
+inventory = None
 
 # %%
 from IPython.display import Markdown, display

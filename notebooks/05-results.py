@@ -14,10 +14,12 @@
 # ---
 
 # %% [markdown]
-# # 05 · Results: which model to trust, and what to expect
+# # 05 · Results: which model to trust, what to expect, what to order
 #
-# All models on the same backtest cutoffs and series, ranked; the champion's forecasts for the
-# top products with their 80% intervals; the forward forecast table.
+# Every model of the run on the same backtest cutoffs and series: the executive summary first,
+# then the evidence behind it: the leaderboard and whether the champion's lead is real, where
+# the models fail, how honest the intervals are, what drives the forecasts, and what a better
+# forecast is worth in stock and money.
 
 # %% tags=["parameters"]
 # Parameters. papermill replaces them (python -m salesutils run params/<name>.yaml, or
@@ -35,16 +37,20 @@ models = None
 model_params = None
 n_jobs = None
 report = None
+inventory = None
 
 # %%
 import pandas as pd
 from IPython.display import Markdown, display
 
-from salesutils import plots, results, session
+from salesutils import decisions, plots, results, session
+from salesutils.features import demand_classes
+from salesutils.models import FAMILIES
 
 nb = session.start(globals())
 ds = nb.dataset()
 h = nb.cfg.horizon
+inv = nb.cfg.inventory
 cv = results.merge_family_frames([nb.load("backtest_stats", missing_ok=True),
                                   nb.load("backtest_deep", missing_ok=True)],
                                  ["unique_id", "ds", "cutoff", "y"])
@@ -57,71 +63,191 @@ nb.save(scores, "metrics")
 nb.save(board, "leaderboard")
 nb.save(forecasts, "forecasts")
 
+head = results.headline(board, forecasts, h)
+head["figures"] = []  # PNGs for the index page, in the order they appear there
+champion = head["champion"]
+runner_up = board["model"].iloc[1] if len(board) > 1 else None
+best_classical = results.best_of_family(board, FAMILIES, "stats")
+history = ds.panel[ds.panel["ds"] <= cv["cutoff"].min()]  # segments never peek at the backtest
+n_top = nb.cfg.report.top_products
+top = ds.panel.groupby("unique_id")["y"].sum().nlargest(n_top).index.tolist()
+titles = None
+if ds.static is not None and "description" in ds.static.columns:
+    titles = {u: f"{u} {str(d)[:32]}" for u, d in ds.static.set_index("unique_id")["description"].items()}
+
+# the evidence the summary draws on (each shown in its own section below)
+tests = results.significance_table(scores, cv, ds.panel, champion,
+                                   [runner_up, best_classical, "seasonal_naive"], h, seed=nb.cfg.seed)
+cal = results.calibration(cv, results.model_columns(cv))
+policy_models = list(dict.fromkeys(m for m in [champion, runner_up, best_classical, "seasonal_naive"]
+                                   if m and f"{m}-q-90" in cv.columns))
+policies = decisions.compare_policies(
+    cv, policy_models, baseline="seasonal_naive" if "seasonal_naive" in policy_models else None,
+    **inv).reset_index()
+orders = decisions.order_up_to_levels(forecasts, champion, inv["service_level"])
+
 # %% [markdown]
-# ## Leaderboard
-# Mean over series and cutoffs. MASE and RMSSE divide each series' error by the in-sample error of
-# the naive forecast before the cutoff (1 = as good as the naive in-sample; lower is better);
-# bias is forecast minus actual; coverage_80 is the share of actuals inside the 80% interval.
-# The *_sd columns are the spread of the score across cutoffs.
+# ## Executive summary
 
 # %%
-head = results.headline(board, forecasts, h)
-champion = head["champion"]
-lines = [f"The champion is **{champion}** with a backtest MASE of {head['champion_score']:.3f} "
-         f"over {nb.cfg.backtest.n_windows} cutoffs and {int(board.iloc[0]['n_series'])} series."]
-if head.get("gain_vs_seasonal_naive") is not None:
-    lines.append(f"It reduces the error of the seasonal naive by {head['gain_vs_seasonal_naive']:.1%}.")
-if head.get("coverage_80") is not None:
-    lines.append(f"Its 80% intervals contained {head['coverage_80']:.0%} of the actual values.")
-lines.append(f"Over the next {h} periods it expects **{head['forecast_total']:,.0f} units** in "
-             f"total across all {ds.n_series} series.")
-head["summary"] = " ".join(s.replace("**", "") for s in lines)
+summary = results.executive_summary(head, board, tests, cal, policies, orders, forecasts,
+                                    champion=champion, best_classical=best_classical,
+                                    top=top, titles=titles, horizon=h, inventory=inv,
+                                    n_windows=nb.cfg.backtest.n_windows)
+head.update(summary["headline"])
+head["summary"] = summary["text"]
 head["title"] = nb.cfg.report.title or f"Sales forecast: {ds.name}"
-display(Markdown(" ".join(lines)))
+display(Markdown(summary["markdown"]))
+
+# %% [markdown]
+# ## Leaderboard
+# Mean over series and cutoffs. MASE and RMSSE divide each series' error by the in-sample error
+# of the naive forecast before the cutoff (1 = as good as the naive in-sample; lower is better);
+# bias is forecast minus actual; coverage_80 is the share of actuals inside the 80% interval.
+# The *_sd columns are the spread of the score across cutoffs: a lead smaller than the spread
+# may not survive the next period.
+
+# %%
 results.show_board(board)
 
 # %%
 plots.plot_leaderboard(board);
 
+# %% [markdown]
+# ### Is the champion's lead real?
+# Two tests of the champion against the runner-up, the best classical model and the seasonal
+# naive. *Bootstrap over series*: each series' MASE averaged over cutoffs, the paired difference
+# resampled over series (gain = error reduction, with its 95% interval). *Diebold-Mariano*: the
+# scaled absolute error differences over the backtest periods, with the small-sample correction.
+# p below 0.05: the lead is unlikely to be luck.
+
 # %%
-plots.plot_error_by_step(cv, results.model_columns(cv), ds.freq);
+results.show_table(tests.set_index("versus"))
 
 # %% [markdown]
-# ## Forecasts for the top products
-# Last periods of history, the champion's forward forecast and 80% interval, next to the
-# seasonal naive.
+# ## Where the models fail
+# Mean MASE per segment and model (greener is better); segments come from each series' history
+# before the first cutoff, so they do not peek at the backtest. The number of series is in
+# brackets.
 
 # %%
-n_top = nb.cfg.report.top_products
-top = ds.panel.groupby("unique_id")["y"].sum().nlargest(n_top).index.tolist()
-shown = [m for m in dict.fromkeys([champion, "seasonal_naive"]) if m in forecasts.columns]
-titles = None
-if ds.static is not None and "description" in ds.static.columns:
-    titles = {u: f"{u} {str(d)[:32]}" for u, d in ds.static.set_index("unique_id")["description"].items()}
-fig = plots.plot_forecasts(ds.panel, forecasts, shown, top, n_history=4 * h, titles=titles)
-nb.figure(fig, "forecast_top")
-head["figures"] = ["forecast_top.png"]
+segments = [("demand class", demand_classes(history), "demand_class"),
+            ("volume tier", results.volume_tiers(history), "volume_tier")]
+segments += [(c, ds.static, c) for c in results.segment_columns(ds.static)]
+shown_models = board["model"].tolist()[:8]
+for label, frame, col in segments:
+    table = results.errors_by_segment(scores, frame, col)[["series"] + shown_models]
+    plots.plot_segment_errors(table, f"MASE by {label}")
+
+# %%
+plots.plot_error_by_step(cv, shown_models, ds.freq);
 
 # %% [markdown]
-# ## Backtest: champion against actuals
-# The last backtest window: what the champion forecast from the cutoff, and what happened.
+# ### The champion's worst series, and why
+# The series with the largest champion MASE, each with the reason read off its history: mostly
+# zeros (intermittent demand no point forecast can follow), a level shift in the backtest
+# period, erratic order sizes or a short history.
 
 # %%
+worst = results.worst_series(scores, champion, ds.panel, cv, n=4, season_length=nb.season_length)
+display(results.show_table(worst.set_index("unique_id")))
 last_cut = cv["cutoff"].max()
 window = cv[cv["cutoff"] == last_cut]
-history = ds.panel[ds.panel["ds"] <= last_cut]
-plots.plot_forecasts(history, window, shown, top[:4], n_history=4 * h, actuals=window, titles=titles);
+plots.plot_forecasts(ds.panel[ds.panel["ds"] <= last_cut], window,
+                     list(dict.fromkeys([champion, "seasonal_naive"])), worst["unique_id"].tolist(),
+                     n_history=4 * h, actuals=window, titles=titles);
+
+# %% [markdown]
+# ## How sure are we: calibration of the intervals and quantiles
+# For each model, the share of backtest actuals below its 10%, 50% and 90% quantile forecasts
+# and inside its 80% interval. On the diagonal = calibrated; below it at the 90% quantile means
+# more stock-outs than planned, above it wider intervals than needed.
+
+# %%
+cal_wide = cal.pivot(index="model", columns="check", values="observed").loc[board["model"]]
+display(cal_wide.style.format("{:.0%}", na_rep="–")
+        .set_caption("observed share (nominal: q-10 10%, q-50 50%, q-90 90%, interval 80%)"))
+fig = plots.plot_calibration(cal, list(dict.fromkeys([champion, runner_up, best_classical,
+                                                      "seasonal_naive"])))
+nb.figure(fig, "calibration")
+head["figures"].append("calibration.png")
+
+# %% [markdown]
+# ### Fan charts for the top products
+# History, the champion's forward forecast (median) and its 10–90% band, next to the seasonal
+# naive.
+
+# %%
+shown = [m for m in dict.fromkeys([champion, "seasonal_naive"]) if m in forecasts.columns]
+fig = plots.plot_forecasts(ds.panel, forecasts, shown, top, n_history=4 * h, titles=titles)
+nb.figure(fig, "forecast_top")
+head["figures"].insert(0, "forecast_top.png")
+
+# %% [markdown]
+# ## What drives the forecasts
+# Permutation importance on held-out windows (the last h periods of the training data, never
+# trained on): each feature family is scrambled across windows and the growth of the error is
+# measured. A family whose scrambling costs nothing is not used. Then the effects a manager acts
+# on: price elasticity (% change in forecast per % change in price), the uplift of a promotion
+# and of each holiday, estimated by changing the plan on the same windows.
+
+# %%
+importance = results.merge_rows([nb.load("importance_tree", missing_ok=True),
+                                 nb.load("importance_deep", missing_ok=True)])
+effects = results.merge_rows([nb.load("effects_tree", missing_ok=True),
+                              nb.load("effects_deep", missing_ok=True)])
+if importance is None:
+    display(Markdown("*No tree or deep model in this run: nothing to explain.*"))
+else:
+    nb.save(importance, "importance")
+    plots.plot_importance(importance)
+
+# %%
+if effects is not None and len(effects):
+    nb.save(effects, "effects")
+    truth = (nb.load("dataset") or {}).get("truth")
+    table = results.effects_table(effects, truth)
+    display(results.show_table(table))
+else:
+    display(Markdown("*This data set declares no future-known price, promotion or holiday "
+                     "inputs, so there are no effects to estimate.*"))
+
+# %% [markdown]
+# ## Inventory: what a better forecast is worth
+# An order-up-to policy driven by each model's quantile forecast, replayed on the backtest
+# periods against the actual demand: every period stock is topped up to the forecast's quantile
+# at the target service level (lead time zero, unmet demand is lost). Fill rate is the share of
+# demand served from stock; holding cost is charged on units left at the end of each period,
+# shortage cost on units short.
+
+# %%
+display(Markdown(f"Service level {inv['service_level']:.0%}; unit cost {inv['unit_cost']:g}, "
+                 f"holding cost {inv['holding_cost']:g} per unit and period, shortage cost "
+                 f"{inv['shortage_cost']:g} per unit short (`inventory` in the params file)."))
+display(results.show_table(policies.set_index("model")))
+fig = plots.plot_inventory(policies)
+nb.figure(fig, "inventory")
+head["figures"].append("inventory.png")
+
+# %% [markdown]
+# ### What to order now
+# The champion's forward forecast for the top products: the median, and the order-up-to level
+# at the service level for each of the next periods (safety stock = level − median).
+
+# %%
+order_top = orders[orders["unique_id"].isin(top)]
+display(order_top.pivot(index="unique_id", columns="ds", values="order_up_to").round(1)
+        .rename(columns=lambda d: f"stock up to {pd.Timestamp(d).date()}"))
+nb.save(orders, "orders")
 
 # %% [markdown]
 # ## Forward forecast table
-# The champion's forecast per product and period, with the 80% interval (all models are in
-# `artifacts/forecasts.parquet`).
+# The champion's forecast per product and period (all models, intervals and quantiles are in
+# `artifacts/forecasts.parquet`), and the total over all series.
 
 # %%
-cols = ["unique_id", "ds", champion] + [c for c in (f"{champion}-lo-80", f"{champion}-hi-80")
-                                         if c in forecasts.columns]
-table = forecasts[forecasts["unique_id"].isin(top)][cols]
 totals = forecasts.groupby("ds")[[champion]].sum().rename(columns={champion: "total, all series"})
-display(totals.T)
+display(totals.T.round(0))
 nb.save(head, "headline")
-table.pivot(index="unique_id", columns="ds", values=champion).round(1)
+forecasts[forecasts["unique_id"].isin(top)].pivot(index="unique_id", columns="ds",
+                                                  values=champion).round(1)

@@ -39,6 +39,9 @@ def test_layers_defaults_file_overrides(tmp_path, monkeypatch):
     ({"data": {"source": "panel"}}, "data.path", "needs a path"),
     ({"level": [120]}, "level", "percentages"),
     ({"backtest": {"n_window": 2}}, "backtest.n_window", "did you mean 'n_windows'"),
+    ({"inventory": {"service_levl": 0.9}}, "inventory.service_levl", "did you mean 'service_level'"),
+    ({"inventory": {"service_level": 1.2}}, "inventory.service_level", "must lie in (0, 1)"),
+    ({"inventory": {"holding_cost": -1}}, "inventory.holding_cost", "cannot be negative"),
 ])
 def test_bad_params_name_file_key_and_fix(tmp_path, monkeypatch, content, key, fragment):
     monkeypatch.chdir(ROOT)

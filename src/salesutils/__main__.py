@@ -1,4 +1,5 @@
-"""Command line: ``python -m salesutils run params/<name>.yaml [-p key=value ...]``."""
+"""Command line: ``python -m salesutils run params/<name>.yaml [-p key=value ...]``,
+``python -m salesutils compare RUN_A RUN_B [--json] [--out FILE]``."""
 
 from __future__ import annotations
 
@@ -25,8 +26,32 @@ def main(argv: list[str] | None = None) -> int:
     check = sub.add_parser("check", help="validate a params file and exit")
     check.add_argument("params")
     check.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE")
+    compare = sub.add_parser("compare", help="what changed from run A to run B")
+    compare.add_argument("run_a", help="the earlier run: folder, name under reports/ or a "
+                                       "unique prefix of one (e.g. default-20260105)")
+    compare.add_argument("run_b", help="the later run, named the same ways")
+    compare.add_argument("--reports-dir", help="where run names are looked up (default reports/)")
+    compare.add_argument("--json", action="store_true", help="the differences as JSON")
+    compare.add_argument("--out", metavar="FILE", help="write to FILE instead of the terminal")
     args = parser.parse_args(argv)
     try:
+        if args.command == "compare":
+            import json
+
+            from .compare import compare_runs, format_comparison
+
+            diff = compare_runs(args.run_a, args.run_b, reports_dir=args.reports_dir)
+            text = json.dumps(diff, indent=2, default=str) + "\n" if args.json \
+                else format_comparison(diff)
+            if args.out:
+                try:
+                    with open(args.out, "w", encoding="utf-8") as fh:
+                        fh.write(text)
+                except OSError as exc:
+                    raise SalesUtilsError(f"{args.out}: cannot write ({exc.strerror})") from None
+            else:
+                print(text, end="")
+            return 0
         if args.command == "check":
             from .config import resolve
 

@@ -50,6 +50,12 @@ DEFAULTS: dict[str, Any] = {
     "model_params": {},
     "n_jobs": 1,
     "report": {"top_products": 6, "title": None},
+    # the order-up-to policy of notebook 05 (salesutils.decisions): the target service level (the
+    # forecast quantile stocked up to) and money per unit, relative to a unit's price of 1:
+    # holding cost per period in stock, shortage cost (the margin lost on a sale missed), and
+    # unit_cost, written off per unit still in stock when a backtest window ends (0: goods keep)
+    "inventory": {"service_level": 0.9, "unit_cost": 0.0, "holding_cost": 0.02,
+                  "shortage_cost": 0.3},
     "run_dir": None,  # set by the runner; None in JupyterLab: reports/_lab
     "params_file": None,
 }
@@ -258,10 +264,19 @@ def _validate(cfg: dict, source: str) -> None:
         if key not in DEFAULTS["backtest"]:
             raise ConfigError("unknown key" + _suggest(key, list(DEFAULTS["backtest"])),
                               source=source, key=f"backtest.{key}")
-    for key in cfg["report"]:
-        if key not in DEFAULTS["report"]:
-            raise ConfigError("unknown key" + _suggest(key, list(DEFAULTS["report"])),
-                              source=source, key=f"report.{key}")
+    for section in ("report", "inventory"):
+        for key in cfg[section]:
+            if key not in DEFAULTS[section]:
+                raise ConfigError("unknown key" + _suggest(key, list(DEFAULTS[section])),
+                                  source=source, key=f"{section}.{key}")
+    for key, value in cfg["inventory"].items():
+        _check_type(value, DEFAULTS["inventory"][key], f"inventory.{key}", source)
+        if key == "service_level" and not 0 < value < 1:
+            raise ConfigError(f"must lie in (0, 1), got {value!r}", source=source,
+                              key="inventory.service_level")
+        if key != "service_level" and value < 0:
+            raise ConfigError(f"a cost cannot be negative, got {value!r}", source=source,
+                              key=f"inventory.{key}")
     checks = [
         ("horizon", cfg["horizon"], 1, 1000),
         ("seed", cfg["seed"], 0, 2**32 - 1),

@@ -14,7 +14,8 @@ from .features import ADI_CUTOFF, CV2_CUTOFF  # noqa: E402
 
 __all__ = ["set_style", "plot_total", "plot_seasonality", "plot_top_products", "plot_demand_classes",
            "plot_covariate", "plot_forecasts", "plot_training_history", "plot_leaderboard",
-           "plot_error_by_step", "plot_cleaning_log", "plot_training_curves", "plot_response"]
+           "plot_error_by_step", "plot_cleaning_log", "plot_training_curves", "plot_response",
+           "plot_calibration", "plot_importance", "plot_segment_errors", "plot_inventory"]
 
 PALETTE = "tab10"
 
@@ -214,4 +215,75 @@ def plot_cleaning_log(log: pd.DataFrame):
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(log) + 1))
     ax.barh(log["rule"][::-1], log["lines_removed"][::-1], color="C3")
     ax.set(title="Lines removed by each cleaning rule", xlabel="lines")
+    return fig
+
+
+def plot_calibration(cal: pd.DataFrame, models: Sequence[str] | None = None):
+    """Nominal against observed coverage of the quantiles and the interval (``cal`` from
+    :func:`salesutils.results.calibration`): points on the diagonal are calibrated."""
+    cal = cal.dropna(subset=["observed"])
+    if models is not None:
+        cal = cal[cal["model"].isin(models)]
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    ax.plot([0, 1], [0, 1], color="grey", lw=1, ls="--", label="calibrated")
+    markers = {c: m for c, m in zip(dict.fromkeys(cal["check"]), "o^sDv")}
+    for i, (model, g) in enumerate(cal.groupby("model", sort=False)):
+        for check, row in g.set_index("check").iterrows():
+            ax.scatter(row["nominal"], row["observed"], color=f"C{i}", marker=markers[check],
+                       s=45, label=model if check == g["check"].iloc[0] else None)
+    for check, mk in markers.items():
+        ax.scatter([], [], color="grey", marker=mk, label=check)
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="nominal", ylabel="observed in backtest",
+           title="Calibration: share of actuals below each quantile / inside the interval")
+    ax.legend(fontsize=8, loc="upper left")
+    return fig
+
+
+def plot_importance(imp: pd.DataFrame):
+    """Permutation importance by feature family, one panel per model (``model, family,
+    importance[, importance_sd]``): how much the error grows when a family is scrambled."""
+    models = list(dict.fromkeys(imp["model"]))
+    fig, axes = plt.subplots(1, len(models), figsize=(4.6 * len(models), 0.4 * imp.groupby(
+        "model").size().max() + 1.4), squeeze=False)
+    for ax, model in zip(axes.flat, models):
+        g = imp[imp["model"] == model].sort_values("importance")
+        ax.barh(g["family"], g["importance"], xerr=g.get("importance_sd"), color="C2", capsize=3)
+        ax.axvline(0, color="grey", lw=0.8)
+        ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+        ax.set(title=model, xlabel="error increase when scrambled")
+    fig.tight_layout()
+    return fig
+
+
+def plot_segment_errors(table: pd.DataFrame, title: str):
+    """A heatmap of mean error per segment (rows) and model (columns), from
+    :func:`salesutils.results.errors_by_segment`; the series count goes into the row labels."""
+    data = table.drop(columns="series")
+    data.index = [f"{i} ({n})" for i, n in zip(table.index, table["series"])]
+    fig, ax = plt.subplots(figsize=(min(1.0 * data.shape[1] + 3, 16), 0.5 * len(data) + 1.6))
+    sns.heatmap(data, annot=True, fmt=".2f", cmap="RdYlGn_r", cbar=False, ax=ax,
+                annot_kws={"fontsize": 8})
+    ax.set(title=title, xlabel="", ylabel="")
+    ax.tick_params(axis="x", rotation=45, labelsize=8)
+    ax.tick_params(axis="y", rotation=0)
+    fig.tight_layout()
+    return fig
+
+
+def plot_inventory(summary: pd.DataFrame):
+    """The inventory policy simulated with each model's quantiles: fill rate and cost split
+    (``summary``: :func:`salesutils.decisions.compare_policies` with ``model`` as a column)."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 0.45 * len(summary) + 1.6))
+    s = summary.iloc[::-1]
+    ax1.barh(s["model"], s["fill_rate"], color="C0")
+    ax1.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    ax1.set(title="Fill rate (demand served from stock)", xlim=(max(0, s["fill_rate"].min() - 0.1), 1))
+    ax2.barh(s["model"], s["holding"], color="C1", label="holding")
+    ax2.barh(s["model"], s["left_over_value"], left=s["holding"], color="C4",
+             label="stock left at the end")
+    ax2.barh(s["model"], s["shortage"], left=s["holding"] + s["left_over_value"], color="C3",
+             label="shortage (lost margin)")
+    ax2.set(title="Cost of the policy in the backtest", xlabel="cost")
+    ax2.legend(fontsize=8)
+    fig.tight_layout()
     return fig

@@ -24,7 +24,7 @@ text-transform:uppercase;letter-spacing:.04em}.card .v{font-size:1.6rem;font-wei
 th,td{border-bottom:1px solid #e3e7ef;padding:.35rem .7rem;text-align:right}th{background:#f0f3f8}
 td:first-child,th:first-child{text-align:left}tr.champ td{font-weight:600;background:#eef7ee}
 img{max-width:100%;border:1px solid #e3e7ef;border-radius:6px}a{color:#1f5fbf}
-.links li{margin:.3rem 0}.muted{color:#5b6475;font-size:.85rem}
+.links li{margin:.3rem 0}ul.summary li{margin:.45rem 0;line-height:1.45}.muted{color:#5b6475;font-size:.85rem}
 """
 
 
@@ -73,12 +73,24 @@ def write_index(run_dir: Path, info: dict, notebooks: list[str]) -> Path:
         if head.get("gain_vs_seasonal_naive") is not None:
             cards.append(("Gain over seasonal naive", f"{head['gain_vs_seasonal_naive']:+.1%}",
                           "reduction of the error"))
+        if head.get("gain_vs_best_classical") is not None:
+            cards.append(("Gain over best classical", f"{head['gain_vs_best_classical']:+.1%}",
+                          f"error reduction vs {head.get('best_classical')}"))
+        if head.get("p_value_vs_runner_up") is not None:
+            cards.append(("Lead over runner-up",
+                          "significant" if head.get("significant") else "not significant",
+                          f"{head.get('gain_vs_runner_up', 0):+.1%} vs {head.get('runner_up')}, "
+                          f"p = {head['p_value_vs_runner_up']:.3f} (bootstrap over series)"))
         if head.get("coverage_80") is not None:
             cards.append(("80% interval coverage", f"{head['coverage_80']:.0%}",
                           "share of backtest actuals inside the champion's 80% interval"))
         if head.get("forecast_total") is not None:
             cards.append((f"Demand next {head.get('horizon')} periods", _fmt(float(head["forecast_total"])),
                           f"units, all {data.get('series', '')} series, champion forecast"))
+        if head.get("inventory_saving") is not None:
+            cards.append(("Inventory value of the forecast", _fmt(float(head["inventory_saving"])),
+                          f"cost saved vs the seasonal naive in the backtest; fill rate "
+                          f"{head.get('fill_rate', 0):.1%} vs {head.get('fill_rate_seasonal_naive', 0):.1%}"))
     card_html = "".join(f'<div class="card"><div class="k">{html.escape(k)}</div>'
                         f'<div class="v">{v if isinstance(v, str) else _fmt(v)}</div>'
                         f'<div class="n">{html.escape(n)}</div></div>' for k, v, n in cards)
@@ -102,11 +114,18 @@ def write_index(run_dir: Path, info: dict, notebooks: list[str]) -> Path:
     fact_rows = "".join(f"<tr><td>{html.escape(k)}</td><td style='text-align:left'>{_fmt(v)}</td></tr>"
                         for k, v in facts if v not in (None, ""))
     figures = "".join(_img(art / "figures" / f) for f in head.get("figures", []))
+    if head.get("summary_lines"):
+        summary_html = "<h2>Summary</h2><ul class=\"summary\">" + "".join(
+            f"<li>{html.escape(line)}</li>" for line in head["summary_lines"]) + "</ul>"
+    elif head.get("summary"):
+        summary_html = f'<p>{html.escape(head["summary"])}</p>'
+    else:
+        summary_html = ""
     page = f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
 <title>{html.escape(title)}</title><style>{_CSS}</style></head><body>
 <h1>{html.escape(title)}</h1><p class="sub">Run <b>{html.escape(info['run'])}</b> · {html.escape(str(info.get('finished', '')))}</p>
 <div class="cards">{card_html}</div>
-{f'<p>{html.escape(head["summary"])}</p>' if head.get("summary") else ''}
+{summary_html}
 <h2>Backtest leaderboard</h2>
 <p class="muted">Mean over series and {params.get('backtest', {}).get('n_windows')} rolling cutoffs; lower is better (bias: closer to 0).</p>
 {_table(board, cols, head.get('champion')) if board else '<p>No leaderboard (results notebook not run).</p>'}

@@ -11,12 +11,15 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
+from .features import CV2_CUTOFF, demand_classes
 from .metrics import METRICS, coverage, evaluate, interval_width, leaderboard, mase, pinball
 
 __all__ = ["merge_family_frames", "model_columns", "score_backtest", "headline", "show_board",
            "errors_by_segment", "error_by_step", "show_table", "deep_side_by_side",
-           "response_curves"]
+           "response_curves", "paired_bootstrap", "diebold_mariano", "calibration",
+           "volume_tiers", "segment_columns", "worst_series", "best_of_family"]
 
 KEYS = ["unique_id", "ds", "cutoff", "y"]
 
@@ -109,6 +112,8 @@ def show_table(table: pd.DataFrame):
         s = table[c]
         if str(c).startswith("coverage"):
             fmt[c] = "{:.0%}"
+        elif c in ("gain", "fill_rate", "cycle_service") or str(c).startswith("gain_"):
+            fmt[c] = "{:.1%}"
         elif pd.api.types.is_integer_dtype(s) or c in ("parameters", "train_windows", "epochs",
                                                         "windows_per_second", "n_series"):
             fmt[c] = "{:,.0f}"
@@ -142,3 +147,322 @@ def response_curves(fitted) -> pd.DataFrame:
     frames = [f for f in frames if not f.empty]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
         columns=["model", "column", "kind", "x", "forecast_vs_plan"])
+
+
+# --------------------------------------------------------------------------- is the gain real?
+
+def best_of_family(board: pd.DataFrame, families: dict[str, str], family: str) -> str | None:
+    """The best-ranked model of one family (``stats``, ``tree``, ``deep``) on the leaderboard."""
+    ranked = [m for m in board["model"] if families.get(m) == family]
+    return ranked[0] if ranked else None
+
+
+def _per_series_means(scores: pd.DataFrame, models: Sequence[str], metric: str) -> pd.DataFrame:
+    part = scores[scores["metric"] == metric]
+    return part.groupby("unique_id", observed=True)[list(models)].mean().dropna()
+
+
+def paired_bootstrap(scores: pd.DataFrame, a: str, b: str, metric: str = "mase",
+                     n_boot: int = 2000, seed: int = 0, ci: float = 0.95) -> dict:
+    """Is model ``a`` better than model ``b``? A bootstrap over series of the paired difference.
+
+    Series are the independent units (cutoffs of one series share its history), so each series'
+    ``metric`` is first averaged over cutoffs; the mean difference ``b - a`` (positive: ``a`` is
+    better) is resampled over series ``n_boot`` times. Returns the mean difference, the relative
+    gain ``1 - mean_a / mean_b``, the percentile interval and a two-sided p-value (the share of
+    resampled means on the other side of zero, doubled, at least ``1 / n_boot``).
+    """
+    per = _per_series_means(scores, [a, b], metric)
+    if per.empty:
+        raise ValueError(f"no series with {metric} for both {a!r} and {b!r}")
+    d = (per[b] - per[a]).to_numpy()
+    rng = np.random.default_rng(seed)
+    boots = d[rng.integers(0, len(d), size=(n_boot, len(d)))].mean(axis=1)
+    tail = min((boots <= 0).mean(), (boots >= 0).mean()) if d.any() else 0.5
+    alpha = (1 - ci) / 2
+    return {"a": a, "b": b, "metric": metric, "n_series": int(len(d)),
+            "mean_a": float(per[a].mean()), "mean_b": float(per[b].mean()),
+            "diff": float(d.mean()), "rel_gain": float(1 - per[a].mean() / per[b].mean()),
+            "ci_low": float(np.quantile(boots, alpha)), "ci_high": float(np.quantile(boots, 1 - alpha)),
+            "p_value": float(min(1.0, max(2 * tail, 1 / n_boot)))}
+
+
+def diebold_mariano(cv: pd.DataFrame, a: str, b: str, history: pd.DataFrame, h: int,
+                    season_length: int = 1) -> dict:
+    """Diebold-Mariano test (with the Harvey-Leybourne-Newbold small-sample correction) of equal
+    accuracy of ``a`` and ``b`` over time.
+
+    The loss is the absolute error scaled per series by its in-sample naive error before the
+    first cutoff (so large series do not dominate); the loss differential ``b - a`` is averaged
+    over series at each (cutoff, date), giving one time series of ``n_windows * h`` points. Its
+    long-run variance uses autocovariances up to lag ``h - 1`` (h-step forecasts overlap).
+    ``stat > 0``: ``a`` is more accurate. Two-sided p-value from Student's t with T-1 df.
+    """
+    first = cv["cutoff"].min()
+    hist = history[history["ds"] <= first].sort_values(["unique_id", "ds"])
+    diff = hist.groupby("unique_id", observed=True)["y"].diff(season_length).abs()
+    scale = diff.groupby(hist["unique_id"], observed=True).mean()
+    scale = scale.where(scale > 0)
+    s = cv["unique_id"].map(scale)
+    loss_a = (cv[a] - cv["y"]).abs() / s
+    loss_b = (cv[b] - cv["y"]).abs() / s
+    frame = pd.DataFrame({"cutoff": cv["cutoff"], "ds": cv["ds"], "d": loss_b - loss_a}).dropna()
+    d = frame.groupby(["cutoff", "ds"])["d"].mean().to_numpy()
+    T = len(d)
+    if T < 3:
+        raise ValueError(f"too few forecast periods ({T}) for a Diebold-Mariano test")
+    dc = d - d.mean()
+    gamma = [float(dc[k:] @ dc[: T - k]) / T for k in range(min(h, T))]
+    var = gamma[0] + 2 * sum(gamma[1:])
+    if var <= 0:  # the truncated long-run variance can go negative on short samples
+        var = gamma[0]
+    if var <= 0:
+        return {"a": a, "b": b, "stat": float("nan"), "p_value": float("nan"), "n_periods": T}
+    dm = d.mean() / np.sqrt(var / T)
+    hln = np.sqrt((T + 1 - 2 * h + h * (h - 1) / T) / T) if T + 1 - 2 * h + h * (h - 1) / T > 0 else 1.0
+    stat = float(dm * hln)
+    return {"a": a, "b": b, "stat": stat, "p_value": float(2 * stats.t.sf(abs(stat), df=T - 1)),
+            "n_periods": T, "mean_diff": float(d.mean())}
+
+
+# --------------------------------------------------------------------------- how sure are we?
+
+def calibration(cv: pd.DataFrame, models: Sequence[str], quantiles: Sequence[int] = (10, 50, 90),
+                level: int = 80) -> pd.DataFrame:
+    """Nominal against observed: the share of backtest actuals at or below each quantile forecast
+    (a calibrated 90% quantile has 90% of actuals below it) and inside the ``level``% interval.
+
+    One row per model and check: ``model, check, nominal, observed`` (NaN where the model lacks
+    the column). Over- and under-confidence read off directly: observed below nominal at q-90
+    means the upper quantile is too low (stock-outs), above nominal at q-10 the lower too high.
+    """
+    rows = []
+    for m in models:
+        for q in quantiles:
+            col = f"{m}-q-{q}"
+            obs = float((cv["y"] <= cv[col]).where(cv[col].notna()).mean()) \
+                if col in cv.columns else np.nan
+            rows.append({"model": m, "check": f"q-{q}", "nominal": q / 100, "observed": obs})
+        lo, hi = f"{m}-lo-{level}", f"{m}-hi-{level}"
+        obs = np.nan
+        if lo in cv.columns and hi in cv.columns:
+            obs = float(((cv["y"] >= cv[lo]) & (cv["y"] <= cv[hi])).where(cv[lo].notna()).mean())
+        rows.append({"model": m, "check": f"{level}% interval", "nominal": level / 100,
+                     "observed": obs})
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- where does it fail?
+
+def volume_tiers(history: pd.DataFrame, labels: Sequence[str] = ("low", "medium", "high")
+                 ) -> pd.DataFrame:
+    """Each series' volume tier: equal-count groups of mean units per period in ``history``
+    (pass the history before the first cutoff, so that tiers do not peek at the backtest)."""
+    mean = history.groupby("unique_id", observed=True)["y"].mean()
+    rank = mean.rank(method="first")
+    tier = pd.qcut(rank, len(labels), labels=list(labels)) if len(mean) >= len(labels) \
+        else pd.Series(labels[-1], index=mean.index)
+    return pd.DataFrame({"unique_id": mean.index, "mean_units": mean.to_numpy(),
+                         "volume_tier": pd.Categorical(np.asarray(tier), categories=list(labels),
+                                                       ordered=True)})
+
+
+def segment_columns(static: pd.DataFrame | None, max_levels: int = 30) -> list[str]:
+    """Static columns that make readable segments: text or categories with 2..``max_levels``
+    values (category, store type, department; not the product name)."""
+    if static is None or static.empty:
+        return []
+    out = []
+    for c in static.columns:
+        if c == "unique_id":
+            continue
+        s = static[c]
+        if pd.api.types.is_datetime64_any_dtype(s):
+            continue
+        if pd.api.types.is_numeric_dtype(s) and not isinstance(s.dtype, pd.CategoricalDtype):
+            continue
+        if 2 <= s.nunique() <= max_levels:
+            out.append(c)
+    return out
+
+
+def worst_series(scores: pd.DataFrame, model: str, history: pd.DataFrame, cv: pd.DataFrame,
+                 n: int = 5, metric: str = "mase", season_length: int = 52) -> pd.DataFrame:
+    """The ``n`` series with the largest ``metric`` of ``model``, and a plain reason for each.
+
+    Reasons come from the history before the first cutoff and the backtest actuals: mostly
+    zeros (intermittent), a level shift in the backtest (actuals far from the history's mean),
+    erratic sizes (CV² of non-zero demand), a history shorter than one season; several can
+    apply.
+    """
+    per = _per_series_means(scores, [model], metric)[model].nlargest(n)
+    first = cv["cutoff"].min()
+    before = history[history["ds"] <= first]
+    cls = demand_classes(before).set_index("unique_id")
+    hist_mean = before.groupby("unique_id", observed=True)["y"].mean()
+    act_mean = cv.groupby("unique_id", observed=True)["y"].mean()
+    rows = []
+    for uid, value in per.items():
+        c = cls.loc[uid] if uid in cls.index else None
+        ratio = act_mean.get(uid, np.nan) / hist_mean.get(uid, np.nan) \
+            if hist_mean.get(uid, 0) else np.nan
+        reasons = []
+        if c is not None and c["zero_share"] >= 0.5:
+            reasons.append(f"mostly zeros ({c['zero_share']:.0%} of periods)")
+        if np.isfinite(ratio) and (ratio >= 2 or ratio <= 0.5):
+            reasons.append(f"backtest actuals {ratio:.1f}x the history mean (a level shift or a "
+                           f"seasonal peak)")
+        if c is not None and c["cv2"] >= CV2_CUTOFF and c["zero_share"] < 0.5:
+            reasons.append(f"erratic sizes (CV² {c['cv2']:.1f})")
+        if c is not None and c["n"] < season_length:
+            reasons.append(f"short history ({int(c['n'])} periods)")
+        rows.append({"unique_id": uid, metric: float(value),
+                     "demand_class": c["demand_class"] if c is not None else None,
+                     "history_mean": float(hist_mean.get(uid, np.nan)),
+                     "backtest_mean": float(act_mean.get(uid, np.nan)),
+                     "reason": "; ".join(reasons) or "large errors on a regular series"})
+    return pd.DataFrame(rows)
+
+
+def significance_table(scores: pd.DataFrame, cv: pd.DataFrame, history: pd.DataFrame,
+                       champion: str, others: Sequence[str | None], h: int, metric: str = "mase",
+                       seed: int = 0) -> pd.DataFrame:
+    """The champion against each of ``others`` (runner-up, best classical, seasonal naive):
+    relative gain in ``metric`` with the bootstrap interval and p-value over series, and the
+    Diebold-Mariano statistic and p-value over time. One row per comparison."""
+    rows = []
+    for other in dict.fromkeys(o for o in others if o and o != champion and o in cv.columns):
+        boot = paired_bootstrap(scores, champion, other, metric=metric, seed=seed)
+        try:
+            dm = diebold_mariano(cv, champion, other, history, h)
+        except ValueError:
+            dm = {"stat": np.nan, "p_value": np.nan}
+        mean_b = boot["mean_b"] or np.nan
+        rows.append({"versus": other, "series": boot["n_series"],
+                     f"{metric} champion": boot["mean_a"], f"{metric} other": boot["mean_b"],
+                     "gain": boot["rel_gain"],
+                     "gain 95% CI": f"{boot['ci_low'] / mean_b:+.1%} .. {boot['ci_high'] / mean_b:+.1%}",
+                     "p (bootstrap)": boot["p_value"], "DM stat": dm["stat"],
+                     "p (DM)": dm["p_value"]})
+    return pd.DataFrame(rows)
+
+
+def merge_rows(frames: Sequence[pd.DataFrame | None]) -> pd.DataFrame | None:
+    """Stack the per-family tables (importance, effects) that exist; None when none does."""
+    frames = [f for f in frames if f is not None and len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
+def effects_table(effects: pd.DataFrame, truth: dict | None = None) -> pd.DataFrame:
+    """The estimated effects, one row per effect and input, one column per model; with the
+    generator's known effects (synthetic data) as a ``true`` column to compare against."""
+    table = effects.pivot_table(index=["effect", "column"], columns="model", values="estimate",
+                                sort=False)
+    table.columns.name = None
+    if truth:
+        from .explain import known_effects
+
+        known = known_effects(truth).set_index(["effect", "column"])["estimate"]
+        table.insert(0, "true", known.reindex(table.index))
+    return table
+
+
+def _calibration_word(observed: float, nominal: float, tol: float = 0.05) -> str:
+    if not np.isfinite(observed):
+        return ""
+    if observed < nominal - tol:
+        return "too narrow: reality falls outside more often than promised"
+    if observed > nominal + tol:
+        return "wider than needed"
+    return "well calibrated"
+
+
+def executive_summary(head: dict, board: pd.DataFrame, tests: pd.DataFrame, cal: pd.DataFrame,
+                      policies: pd.DataFrame, orders: pd.DataFrame, forecasts: pd.DataFrame, *,
+                      champion: str, best_classical: str | None, top: Sequence[str],
+                      titles: dict | None, horizon: int, inventory: dict, n_windows: int,
+                      n_named: int = 3) -> dict:
+    """The answers a category manager reads first, in plain language with numbers: which model
+    wins and by how much, whether the lead is real, how sure the forecast is, what demand to
+    expect and what to order. Returns ``markdown`` (the notebook), ``text`` (the index page) and
+    ``headline`` (numbers added to headline.json for the index cards)."""
+    by = board.set_index("model")
+    n_series = int(by.loc[champion, "n_series"])
+    extra: dict = {}
+    lines = []
+    # which model, by how much
+    s = (f"**{champion}** forecasts best: backtest MASE {head['champion_score']:.3f} over "
+         f"{n_windows} cutoffs and {n_series:,} series")
+    gains = []
+    if head.get("gain_vs_seasonal_naive") is not None:
+        gains.append(f"{head['gain_vs_seasonal_naive']:.0%} lower error than the seasonal naive")
+    if best_classical and best_classical != champion:
+        g = 1 - by.loc[champion, "mase"] / by.loc[best_classical, "mase"]
+        extra.update(best_classical=best_classical, gain_vs_best_classical=float(g))
+        gains.append(f"{g:.0%} lower than the best classical model ({best_classical})")
+    elif best_classical == champion:
+        gains.append("it is itself a classical model")
+    lines.append(s + (", " + " and ".join(gains) if gains else "") + ".")
+    # is the lead real
+    if len(tests):
+        t = tests.iloc[0]
+        sig = t["p (bootstrap)"] < 0.05
+        extra.update(runner_up=t["versus"], gain_vs_runner_up=float(t["gain"]),
+                     p_value_vs_runner_up=float(t["p (bootstrap)"]), significant=bool(sig))
+        lines.append(f"Its lead over the runner-up, **{t['versus']}**, is {t['gain']:.1%} "
+                     f"(95% interval {t['gain 95% CI']} over series, p = {t['p (bootstrap)']:.3f}): "
+                     + ("**significant** at the 5% level." if sig else
+                        "**not significant**: the two are practically tied; either is a safe choice."))
+    # how sure
+    c = cal[cal["model"] == champion].set_index("check")["observed"]
+    cov, q90 = c.get("80% interval", np.nan), c.get("q-90", np.nan)
+    if np.isfinite(cov):
+        lines.append(f"How sure: its 80% interval contained {cov:.0%} of the backtest actuals "
+                     f"({_calibration_word(cov, 0.8)}); demand stayed at or below its 90% "
+                     f"quantile {q90:.0%} of the time.")
+        extra["q90_observed"] = float(q90) if np.isfinite(q90) else None
+    # what to expect
+    total = float(forecasts[champion].sum())
+    per = forecasts[forecasts["unique_id"].isin(top)].groupby("unique_id")[champion].sum()
+    named = ", ".join(f"{(titles or {}).get(u, u)}: {per[u]:,.0f}" for u in top[:n_named]
+                      if u in per.index)
+    lines.append(f"Expected demand over the next {horizon} periods: **{total:,.0f} units** across "
+                 f"all {forecasts['unique_id'].nunique():,} series (median forecast); the top "
+                 f"products: {named}.")
+    # what to order, and what it is worth
+    sl = inventory["service_level"]
+    first = orders.sort_values("ds").groupby("unique_id").head(1).set_index("unique_id")
+    stock = ", ".join(f"{(titles or {}).get(u, u)}: {first.loc[u, 'order_up_to']:,.0f}"
+                      for u in top[:n_named] if u in first.index)
+    lines.append(f"What to order: to meet the whole of a period's demand with {sl:.0%} "
+                 f"probability, stock the first period up to {stock} units "
+                 f"({first['order_up_to'].sum():,.0f} units over all series; the order-up-to "
+                 f"table is below).")
+    pol = policies.set_index("model")
+    if champion in pol.index:
+        p = pol.loc[champion]
+        extra.update(fill_rate=float(p["fill_rate"]), inventory_cost=float(p["total_cost"]),
+                     service_level=sl)
+        s = (f"Replayed on the backtest, this policy served {p['fill_rate']:.1%} of demand from "
+             f"stock at a cost of {p['total_cost']:,.0f}")
+        if "seasonal_naive" in pol.index and champion != "seasonal_naive":
+            b = pol.loc["seasonal_naive"]
+            saving = float(b["total_cost"] - p["total_cost"])
+            extra.update(fill_rate_seasonal_naive=float(b["fill_rate"]), inventory_saving=saving,
+                         inventory_saving_share=float(saving / b["total_cost"])
+                         if b["total_cost"] else None)
+            s += (f"; driven by the seasonal naive it served {b['fill_rate']:.1%} at "
+                  f"{b['total_cost']:,.0f}")
+            if saving >= 0:
+                s += (f": the better forecast is worth **{saving:,.0f}** "
+                      f"({saving / b['total_cost']:.0%} of the cost) over the backtest periods"
+                      if b["total_cost"] else "")
+            else:
+                s += (f": **{-saving:,.0f} more** than the seasonal naive's policy at these "
+                      f"costs (it keeps more stock: compare the fill rates, and check the "
+                      f"costs and service level in the params)")
+        lines.append(s + " (costs per unit as set in the params' `inventory`).")
+    markdown = "\n".join(f"- {line}" for line in lines)
+    text = " ".join(line.replace("**", "").replace("`", "") for line in lines)
+    extra["summary_lines"] = [line.replace("**", "").replace("`", "") for line in lines]
+    return {"markdown": markdown, "text": text, "headline": extra}
