@@ -47,7 +47,7 @@ inventory = None
 import pandas as pd
 from IPython.display import Markdown, display
 
-from salesutils import features, plots, results, session
+from salesutils import explain, features, plots, results, session
 from salesutils.backtest import cross_validation, forward_forecast
 
 nb = session.start(globals())
@@ -136,6 +136,21 @@ for model in trees[:1]:
             .div(imp["gain"].sum()).rename("share of gain").to_frame().style.format("{:.1%}"))
 if not trees:
     display(Markdown("*No tree model in this run.*"))
+
+# %% [markdown]
+# Gain counts how often a feature was useful while the trees grew; *permutation importance*
+# asks what the forecast loses without it: each feature family is scrambled across the held-out
+# rows (the last h training periods, the early-stopping slice) and the growth of the error is
+# measured. Notebook 05 shows it next to the deep models', with the estimated price, promotion
+# and holiday effects.
+
+# %%
+if trees:
+    importance, effects = explain.explain_models(trees, seed=task.seed)
+    nb.save(importance, "importance_tree")
+    if effects is not None:
+        nb.save(effects, "effects_tree")
+    plots.plot_importance(importance)
 
 # %% [markdown]
 # ## Fallbacks

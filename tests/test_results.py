@@ -159,3 +159,17 @@ def test_executive_summary_says_when_the_champion_policy_costs_more():
                                     horizon=2, inventory={"service_level": 0.9}, n_windows=3)
     assert "25 more than the seasonal naive's policy" in out["text"]
     assert out["headline"]["inventory_saving"] == -25.0
+
+
+def test_effects_table_puts_models_side_by_side_with_the_truth():
+    eff = pd.DataFrame({"model": ["lgbm", "mlp", "lgbm", "mlp"],
+                        "effect": ["price_elasticity"] * 2 + ["promotion_uplift"] * 2,
+                        "column": ["price", "price", "promo", "promo"],
+                        "estimate": [-1.0, -2.0, 1.2, 1.44], "truth": [-2.0, -2.0, 1.44, 1.44],
+                        "recovered": [0.5, 1.0, 0.5, 1.0]})
+    table = results.effects_table(eff)
+    assert table.loc[("price_elasticity", "price"), "true"] == -2.0
+    assert table.loc[("promotion_uplift", "promo"), "mlp"] == 1.44
+    assert table.loc[("price_elasticity", "price"), "lgbm recovered"] == 0.5
+    plain = results.effects_table(eff.drop(columns=["truth", "recovered"]))
+    assert list(plain.columns) == ["lgbm", "mlp"]

@@ -104,6 +104,11 @@ def error_by_step(cv: pd.DataFrame, train: pd.DataFrame, models: Sequence[str] |
     return pd.DataFrame(frames).rename_axis("step")
 
 
+#: columns of units or money: whole numbers are precise enough for a reader
+_UNITS_AND_MONEY = {"demand", "sold", "short", "left_over", "ordered", "holding", "shortage",
+                    "left_over_value", "total_cost", "purchase", "saving", "units"}
+
+
 def show_table(table: pd.DataFrame):
     """Any summary table as a reader should see it: counts with thousands separators, other
     numbers to 3 decimals, coverage as a percentage, missing values as a dash."""
@@ -114,6 +119,8 @@ def show_table(table: pd.DataFrame):
             fmt[c] = "{:.0%}"
         elif c in ("gain", "fill_rate", "cycle_service") or str(c).startswith("gain_"):
             fmt[c] = "{:.1%}"
+        elif c in _UNITS_AND_MONEY:
+            fmt[c] = "{:,.0f}"
         elif pd.api.types.is_integer_dtype(s) or c in ("parameters", "train_windows", "epochs",
                                                         "windows_per_second", "n_series"):
             fmt[c] = "{:,.0f}"
@@ -353,17 +360,19 @@ def merge_rows(frames: Sequence[pd.DataFrame | None]) -> pd.DataFrame | None:
     return pd.concat(frames, ignore_index=True) if frames else None
 
 
-def effects_table(effects: pd.DataFrame, truth: dict | None = None) -> pd.DataFrame:
+def effects_table(effects: pd.DataFrame) -> pd.DataFrame:
     """The estimated effects, one row per effect and input, one column per model; with the
-    generator's known effects (synthetic data) as a ``true`` column to compare against."""
-    table = effects.pivot_table(index=["effect", "column"], columns="model", values="estimate",
-                                sort=False)
+    true effect (and, per model, the share of it recovered) where ``effects`` has them
+    (:func:`salesutils.explain.compare_effects` on synthetic data)."""
+    keys = ["effect", "column"]
+    table = effects.pivot_table(index=keys, columns="model", values="estimate", sort=False)
     table.columns.name = None
-    if truth:
-        from .explain import known_effects
-
-        known = known_effects(truth).set_index(["effect", "column"])["estimate"]
-        table.insert(0, "true", known.reindex(table.index))
+    if "truth" in effects.columns:
+        truth = effects.drop_duplicates(keys).set_index(keys)["truth"]
+        table.insert(0, "true", truth.reindex(table.index))
+        rec = effects.pivot_table(index=keys, columns="model", values="recovered", sort=False)
+        for m in rec.columns:
+            table[f"{m} recovered"] = rec[m].reindex(table.index)
     return table
 
 

@@ -176,11 +176,11 @@ class DeepGlobal(ForecastModel):
             raise ValueError(f"{column!r} is not a future-known input of {self.alias} "
                              f"(inputs: {self.data.fut_names})")
         (_, _), (s, t) = self.data.origins()
-        base = self.quantiles(s, t)[:, :, 1].sum()
+        base = np.maximum(self.quantiles(s, t)[:, :, 1], 0).sum()  # as forecast: >= 0
         rows = []
         for v in values:
             fn = (lambda raw, v=v: raw * v) if kind == "factor" else (lambda raw, v=v: raw * 0 + v)
-            total = self.quantiles(s, t, {column: fn})[:, :, 1].sum()
+            total = np.maximum(self.quantiles(s, t, {column: fn})[:, :, 1], 0).sum()
             rows.append({"model": self.alias, "column": column, "kind": kind, "x": v,
                          "forecast_vs_plan": total / base if base else np.nan})
         return pd.DataFrame(rows)

@@ -709,6 +709,107 @@ class LGBMGlobal(ForecastModel):
         imp = imp.sort_values("gain", ascending=False, kind="stable").reset_index(drop=True)
         return imp[["feature", "gain", "family"]]
 
+    # ------------------------------------------------------------------ explanation helpers
+    # (used by salesutils.explain: permutation importance and what-if effects on held-out rows)
+
+    def _serving(self, step: int) -> dict:
+        """The fitted model that forecasts horizon ``step`` (recursive: the one model)."""
+        if not self.models:
+            raise RuntimeError("fit the model first")
+        if not 1 <= step <= self.h:
+            raise ValueError(f"step must be in 1..{self.h}")
+        return next(m for m in self.models if m["steps"][0] <= step <= m["steps"][1])
+
+    def holdout_rows(self) -> tuple[np.ndarray, np.ndarray, bool]:
+        """The rows of the last ``h`` training periods with an observed target.
+
+        Returns ``(ii, tt, held_out)``: series and period indices on the model's grid (periods
+        ``n_train - h .. n_train - 1``; the row at ``n_train - h - 1 + k`` is the step-``k``
+        forecast from the origin just before that slice), and whether those rows never grew a
+        tree: true when early stopping ran on them and ``refit=False`` (the default), false when
+        early stopping was off, the panel too short for a slice, or the model was refitted.
+        """
+        if not self.models:
+            raise RuntimeError("fit the model first")
+        T = self.n_train
+        obs = ~np.isnan(self.y[:, :T])
+        obs[:, : max(0, T - self.h)] = False
+        ii, tt = np.nonzero(obs)
+        _, t_tr = self._training_rows(self.seed)
+        val = t_tr >= T - self.h
+        held_out = bool(self.params["early_stopping_rounds"]) and bool(val.any()) \
+            and bool((~val).any()) and not self.params["refit"]
+        return ii, tt, held_out
+
+    def feature_matrix(self, ii: np.ndarray, tt: np.ndarray, step: int = 1,
+                       override: dict | None = None) -> tuple[np.ndarray, list[str], list[str]]:
+        """The features of the model serving horizon ``step`` at grid rows ``(ii, tt)``.
+
+        Returns ``(X, names, families)``, ``X`` exactly as that model was trained and predicts
+        (float32, categoricals as codes), built from the fitted panel (its target and covariate
+        grids; rows after its end have no target history). ``override`` maps a future-known
+        column to a function of its raw values at the cells ``(ii, tt)``, e.g. ``{"price": lambda
+        p: 0.9 * p}`` or ``{"promo": lambda v: v * 0 + 1}``; the other periods keep their values,
+        so the relative-price and price-change features read the change as a new plan from the
+        first overridden period on. Recursive strategy: the one model, lags read the actuals.
+        """
+        m = self._serving(step)
+        ii, tt = np.asarray(ii, dtype=np.int64), np.asarray(tt, dtype=np.int64)
+        fut = self.fut
+        if override:
+            fut = dict(self.fut)
+            for c, fn in override.items():
+                if c not in self.future_cols:
+                    raise ValueError(f"{c!r} is not a future-known input of {self.alias} "
+                                     f"(inputs: {self.future_cols})")
+                a = fut[c].copy()
+                a[ii, tt] = np.asarray(fn(a[ii, tt]), dtype=float)
+                fut[c] = a
+        ywin, hwins = self._windows(self.y)
+        block = self._base_block(ii, tt, fut).extend(
+            self._lag_block(ii, tt, m["min_lag"], m["hist_lag"], ywin, hwins))
+        return block.matrix(), list(block.names), list(block.families)
+
+    def predict_matrix(self, X: np.ndarray, step: int = 1) -> np.ndarray:
+        """Predictions of the model serving ``step`` for rows of :meth:`feature_matrix`, on the
+        scaled target (multiply by ``scale[ii]`` for units)."""
+        return self._predict_rows(self._serving(step)["booster"], X)
+
+    def response(self, column: str, values, kind: str = "factor") -> pd.DataFrame:
+        """What the trees learned about a future-known covariate, like
+        :meth:`salesutils.models.deep.DeepGlobal.response` (same columns).
+
+        On the rows of :meth:`holdout_rows` (the last ``h`` training periods; row ``origin + k``
+        forecast by the model serving step ``k``, as from the origin just before the slice;
+        recursive: the one model with the actual lags, one step ahead) the covariate's value is
+        multiplied by each of ``values`` (``kind="factor"``) or set to each (``kind="set"``); the
+        forecast in units, summed over rows, is reported relative to the one with the plan as it
+        was.
+        """
+        if column not in self.future_cols:
+            raise ValueError(f"{column!r} is not a future-known input of {self.alias} "
+                             f"(inputs: {self.future_cols})")
+        ii, tt, _ = self.holdout_rows()
+        steps = tt - (self.n_train - self.h - 1)
+
+        def total(override):
+            pred = np.zeros(len(ii))
+            for m in self.models:
+                a, b = m["steps"]
+                sel = (steps >= a) & (steps <= b)
+                if sel.any():  # built on all rows: the override is one plan over the whole slice
+                    X, _, _ = self.feature_matrix(ii, tt, b, override)
+                    pred[sel] = np.maximum(self.predict_matrix(X[sel], b), 0.0)
+            return float((pred * self.scale[ii]).sum())
+
+        base = total(None)
+        rows = []
+        for v in values:
+            fn = (lambda raw, v=v: raw * v) if kind == "factor" else (lambda raw, v=v: raw * 0 + v)
+            rows.append({"model": self.alias, "column": column, "kind": kind, "x": v,
+                         "forecast_vs_plan": total({column: fn}) / base if base else np.nan})
+        return pd.DataFrame(rows)
+
 
 class LGBMRecursive(LGBMGlobal):
     """:class:`LGBMGlobal` with ``strategy="recursive"`` by default (alias ``lgbm_recursive``),
