@@ -104,8 +104,8 @@ display(Markdown(summary["markdown"]))
 # Mean over series and cutoffs. MASE and RMSSE divide each series' error by the in-sample error
 # of the naive forecast before the cutoff (1 = as good as the naive in-sample; lower is better);
 # bias is forecast minus actual; coverage_80 is the share of actuals inside the 80% interval.
-# The *_sd columns are the spread of the score across cutoffs: a lead smaller than the spread
-# may not survive the next period.
+# mase_sd is the spread of the MASE across cutoffs: a lead smaller than the spread may not
+# survive the next period (all spreads are in `artifacts/leaderboard.csv`).
 
 # %%
 results.show_board(board)
@@ -187,12 +187,15 @@ head["figures"].insert(0, "forecast_top.png")
 # ## What drives the forecasts
 # Permutation importance on held-out windows (the last h periods of the training data, never
 # trained on): each feature family is scrambled across windows and the growth of the error is
-# measured. A family whose scrambling costs nothing is not used. Then the effects a manager acts
+# measured. A family whose scrambling costs nothing (grey bars, at or below zero) is not used. Then the effects a manager acts
 # on: price elasticity (% change in forecast per % change in price), the uplift of a promotion
 # and of each holiday, estimated by changing the plan on the same windows (on synthetic data
 # next to the generator's true effects: `recovered` is the share of the true effect found).
 
 # %%
+# explanations of models that forecast worse than the seasonal naive are not worth reading
+useful = set(board["model"]) if "seasonal_naive" not in set(board["model"]) else \
+    set(board["model"][board["mase"] < board.set_index("model").loc["seasonal_naive", "mase"]])
 importance = results.merge_rows([nb.load("importance_tree", missing_ok=True),
                                  nb.load("importance_deep", missing_ok=True)])
 effects = results.merge_rows([nb.load("effects_tree", missing_ok=True),
@@ -204,6 +207,13 @@ else:
     plots.plot_importance(importance)
 
 # %%
+if effects is not None:
+    base_model = effects["model"].str.split("/").str[0]  # deep_ensemble/mlp -> deep_ensemble
+    skipped = sorted(set(base_model[~base_model.isin(useful)]))
+    if skipped:
+        display(Markdown(f"*Effects not shown for {', '.join(skipped)}: their backtest error is "
+                         f"above the seasonal naive's, so what they learnt is not reliable.*"))
+    effects = effects[base_model.isin(useful)]
 if effects is not None and len(effects):
     if nb.cfg.data.source == "synthetic":  # the generator's true effects, on the same scale
         truth = explain.known_effects(nb.load_raw(), ids=ds.panel["unique_id"].unique())
@@ -236,14 +246,13 @@ head["figures"].append("inventory.png")
 
 # %% [markdown]
 # ### What to order now
-# The champion's forward forecast for the top products: the median, and the order-up-to level
-# at the service level for each of the next periods (safety stock = level − median).
+# The champion's forward forecast for the top products: for the next period the median
+# forecast, the level to stock up to (the forecast's quantile at the service level) and the
+# safety stock (level − median); then the median and the levels summed over the horizon, the
+# stock a whole horizon's plan moves (every period's level is in `artifacts/orders.parquet`).
 
 # %%
-order_top = orders[orders["unique_id"].isin(top)]
-display(order_top.pivot(index="unique_id", columns="ds", values="order_up_to")
-        .rename(columns=lambda d: f"stock up to {pd.Timestamp(d).date()}")
-        .style.format("{:,.0f}"))
+display(results.show_table(decisions.order_plan(orders, top, titles)))
 nb.save(orders, "orders")
 
 # %% [markdown]

@@ -39,6 +39,7 @@ def test_layers_defaults_file_overrides(tmp_path, monkeypatch):
     ({"data": {"source": "panel"}}, "data.path", "needs a path"),
     ({"level": [120]}, "level", "percentages"),
     ({"backtest": {"n_window": 2}}, "backtest.n_window", "did you mean 'n_windows'"),
+    ({"model_params": {"mpl": {"epochs": 3}}}, "model_params", "did you mean 'mlp'"),
     ({"inventory": {"service_levl": 0.9}}, "inventory.service_levl", "did you mean 'service_level'"),
     ({"inventory": {"service_level": 1.2}}, "inventory.service_level", "must lie in (0, 1)"),
     ({"inventory": {"holding_cost": -1}}, "inventory.holding_cost", "cannot be negative"),
@@ -66,3 +67,9 @@ def test_season_lengths():
     assert season_length_for("W-MON") == 52
     assert season_length_for("D") == 7
     assert season_length_for("MS") == 12
+
+
+def test_params_of_a_model_left_out_of_the_list_are_kept_unused(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    cfg = resolve("params/benchmarks/m5_monthly.yaml", dotted=["models=[naive,mlp]"])
+    assert cfg.models == ["naive", "mlp"] and "arima" in cfg.model_params

@@ -312,3 +312,17 @@ def test_duplicate_periods_are_rejected():
     cv = _cv([1, 2], [1, 2])
     with pytest.raises(ValueError, match="duplicate"):
         simulate_policy(pd.concat([cv, cv]), "m")
+
+
+def test_order_plan_next_period_and_horizon_totals():
+    from salesutils.decisions import order_plan
+
+    ds = pd.date_range("2024-01-01", periods=2, freq="W-MON")
+    orders = pd.DataFrame({"unique_id": ["a", "a", "b", "b"], "ds": list(ds) * 2,
+                           "point": [10.0, 12.0, 3.0, 5.0], "order_up_to": [14.0, 15.0, 4.0, 7.0]})
+    orders["safety_stock"] = orders["order_up_to"] - orders["point"]
+    plan = order_plan(orders, ["b", "a"], titles={"a": "apples"})
+    assert plan.index.tolist() == ["b", "apples"]
+    assert plan.loc["apples", "stock up to"] == 14.0 and plan.loc["apples", "safety stock"] == 4.0
+    assert plan.loc["b", "median, whole horizon"] == 8.0
+    assert plan.loc["b", "levels, whole horizon"] == 11.0 and plan.loc["b", "periods"] == 2

@@ -18,10 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory) -> Path:
-    reports = tmp_path_factory.mktemp("reports")
-    return run(ROOT / "params" / "smoke.yaml", run_name="smoke", reports_dir=reports, progress=False)
+# smoke_run (conftest.py): params/smoke.yaml run once per session, shared with test_browser.py
 
 
 def test_every_notebook_executed_without_errors(smoke_run):

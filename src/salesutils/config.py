@@ -305,9 +305,12 @@ def _validate(cfg: dict, source: str) -> None:
         if name not in MODELS:
             raise ConfigError(f"unknown model {name!r}" + _suggest(str(name), sorted(MODELS)),
                               source=source, key="models")
+    # parameters of a known model left out of ``models`` are kept unused (so that
+    # ``-p models=[...]`` can run a subset of a params file); an unknown name is a typo
     for name in cfg["model_params"]:
-        if name not in cfg["models"]:
-            raise ConfigError(f"parameters for {name!r}, which is not in models",
+        if name not in MODELS:
+            raise ConfigError(f"parameters for unknown model {name!r}"
+                              + _suggest(str(name), sorted(MODELS)),
                               source=source, key="model_params")
 
 

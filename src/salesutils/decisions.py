@@ -52,6 +52,7 @@ __all__ = [
     "simulate_policy",
     "policy_summary",
     "compare_policies",
+    "order_plan",
 ]
 
 _CUTOFF = "cutoff"
@@ -337,4 +338,28 @@ def compare_policies(cv: pd.DataFrame, models: str | Sequence[str], service_leve
         ["windows", "periods", "stockout_periods"]].astype(int)
     if baseline is not None:
         out["saving"] = out.loc[baseline, "total_cost"] - out["total_cost"]
+    return out
+
+
+def order_plan(orders: pd.DataFrame, ids: Sequence[str], titles: dict | None = None
+               ) -> pd.DataFrame:
+    """What to order for some products, from :func:`order_up_to_levels` of a forward forecast:
+    the next period's median, order-up-to level and safety stock, then the median and the
+    levels summed over the horizon. One row per product (``titles`` name them), in ``ids`` order.
+    """
+    _require(orders, ["unique_id", "ds", "point", "order_up_to", "safety_stock"], "orders")
+    part = orders[orders["unique_id"].isin(list(ids))].sort_values(["unique_id", "ds"])
+    first = part.groupby("unique_id").head(1).set_index("unique_id")
+    total = part.groupby("unique_id")[["point", "order_up_to"]].sum()
+    n = part.groupby("unique_id").size()
+    out = pd.DataFrame({
+        "next period": first["ds"].dt.date.astype(str),
+        "median": first["point"], "stock up to": first["order_up_to"],
+        "safety stock": first["safety_stock"],
+        "median, whole horizon": total["point"], "levels, whole horizon": total["order_up_to"],
+        "periods": n})
+    out = out.reindex([u for u in ids if u in out.index])
+    if titles:
+        out.index = [titles.get(u, u) for u in out.index]
+    out.index.name = "product"
     return out

@@ -134,9 +134,9 @@ def plot_forecasts(history: pd.DataFrame, forecasts: pd.DataFrame, models: Seque
     for ax in axes.flat[len(ids):]:
         ax.axis("off")
     handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.tight_layout(rect=(0, 0, 1, 0.94 if nrows == 1 else 0.97))
     fig.legend(handles, labels, loc="upper center", ncol=len(labels), frameon=False,
-               bbox_to_anchor=(0.5, 1.02))
-    fig.tight_layout()
+               bbox_to_anchor=(0.5, 1.0))
     return fig
 
 
@@ -207,6 +207,7 @@ def plot_error_by_step(cv: pd.DataFrame, models: Sequence[str], freq: str):
     fig, ax = plt.subplots(figsize=(7, 3.5))
     sns.lineplot(long, x="step", y="abs_error", hue="model", marker="o", errorbar=None, ax=ax)
     ax.set(title="Mean absolute error by forecast step", xlabel="step ahead", ylabel="MAE")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     return fig
 
@@ -247,7 +248,8 @@ def plot_importance(imp: pd.DataFrame):
         "model").size().max() + 1.4), squeeze=False)
     for ax, model in zip(axes.flat, models):
         g = imp[imp["model"] == model].sort_values("importance")
-        ax.barh(g["family"], g["importance"], xerr=g.get("importance_sd"), color="C2", capsize=3)
+        colors = ["C2" if v > 0 else "0.65" for v in g["importance"]]  # grey: not used
+        ax.barh(g["family"], g["importance"], xerr=g.get("importance_sd"), color=colors, capsize=3)
         ax.axvline(0, color="grey", lw=0.8)
         ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
         ax.set(title=model, xlabel="error increase when scrambled")
@@ -277,13 +279,16 @@ def plot_inventory(summary: pd.DataFrame):
     s = summary.iloc[::-1]
     ax1.barh(s["model"], s["fill_rate"], color="C0")
     ax1.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
-    ax1.set(title="Fill rate (demand served from stock)", xlim=(max(0, s["fill_rate"].min() - 0.1), 1))
+    ax1.set(title="Fill rate (demand served from stock)", xlim=(0, 1))
+    for y, v in enumerate(s["fill_rate"]):
+        ax1.text(v - 0.01, y, f"{v:.1%}", va="center", ha="right", color="white", fontsize=9)
     ax2.barh(s["model"], s["holding"], color="C1", label="holding")
     ax2.barh(s["model"], s["left_over_value"], left=s["holding"], color="C4",
              label="stock left at the end")
     ax2.barh(s["model"], s["shortage"], left=s["holding"] + s["left_over_value"], color="C3",
              label="shortage (lost margin)")
     ax2.set(title="Cost of the policy in the backtest", xlabel="cost")
-    ax2.legend(fontsize=8)
+    ax2.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.18 - 0.6 / len(s)),
+               ncol=3, frameon=False)
     fig.tight_layout()
     return fig

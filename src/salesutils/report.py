@@ -38,6 +38,18 @@ def _fmt(v, digits=3):
     return html.escape(str(v))
 
 
+def _pct(v, spec: str = "+.1%") -> str:
+    return "–" if v is None else format(float(v), spec)
+
+
+def _when(stamp) -> str:
+    """An ISO timestamp as a reader writes it: 2026-12-03 07:59 (UTC+00:00)."""
+    text = str(stamp or "")
+    if len(text) >= 16 and text[10] == "T":
+        return f"{text[:10]} {text[11:16]}" + (f" (UTC{text[19:]})" if len(text) > 19 else "")
+    return text
+
+
 def _img(path: Path) -> str:
     if not path.is_file():
         return ""
@@ -88,7 +100,7 @@ def write_index(run_dir: Path, info: dict, notebooks: list[str]) -> Path:
             cards.append((f"Demand next {head.get('horizon')} periods", _fmt(float(head["forecast_total"])),
                           f"units, all {data.get('series', '')} series, champion forecast"))
         if head.get("inventory_saving") is not None:
-            cards.append(("Inventory value of the forecast", _fmt(float(head["inventory_saving"])),
+            cards.append(("Inventory value of the forecast", f"{float(head['inventory_saving']):+,.0f}",
                           f"cost saved vs the seasonal naive in the backtest; fill rate "
                           f"{head.get('fill_rate', 0):.1%} vs {head.get('fill_rate_seasonal_naive', 0):.1%}"))
     card_html = "".join(f'<div class="card"><div class="k">{html.escape(k)}</div>'
@@ -109,7 +121,7 @@ def write_index(run_dir: Path, info: dict, notebooks: list[str]) -> Path:
         ("backtest", f"{params.get('backtest', {}).get('n_windows')} cutoffs"),
         ("models", ", ".join(params.get("models", []))), ("seed", params.get("seed")),
         ("params file", info.get("params_file")), ("run time", f"{info.get('seconds_total')} s"),
-        ("started", info.get("started")), ("git", info.get("git")),
+        ("started", _when(info.get("started"))), ("git", info.get("git")),
     ]
     fact_rows = "".join(f"<tr><td>{html.escape(k)}</td><td style='text-align:left'>{_fmt(v)}</td></tr>"
                         for k, v in facts if v not in (None, ""))
@@ -123,7 +135,7 @@ def write_index(run_dir: Path, info: dict, notebooks: list[str]) -> Path:
         summary_html = ""
     page = f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
 <title>{html.escape(title)}</title><style>{_CSS}</style></head><body>
-<h1>{html.escape(title)}</h1><p class="sub">Run <b>{html.escape(info['run'])}</b> · {html.escape(str(info.get('finished', '')))}</p>
+<h1>{html.escape(title)}</h1><p class="sub">Run <b>{html.escape(info['run'])}</b> · finished {html.escape(_when(info.get('finished')))}</p>
 <div class="cards">{card_html}</div>
 {summary_html}
 <h2>Backtest leaderboard</h2>
@@ -152,14 +164,15 @@ def write_runs_index(reports: Path) -> Path:
     rows.sort(reverse=True)
     body = "".join(
         f"<tr><td><a href=\"{html.escape(name)}/index.html\">{html.escape(name)}</a></td>"
-        f"<td>{html.escape(str(fin))}</td><td>{_fmt((info.get('data') or {}).get('name'))}</td>"
+        f"<td>{html.escape(_when(fin))}</td><td>{_fmt((info.get('data') or {}).get('name'))}</td>"
         f"<td>{_fmt(head.get('champion'))}</td><td>{_fmt(head.get('champion_score'))}</td>"
-        f"<td>{_fmt(head.get('gain_vs_seasonal_naive'))}</td></tr>"
+        f"<td>{_pct(head.get('gain_vs_seasonal_naive'))}</td>"
+        f"<td>{_pct(head.get('coverage_80'), '.0%')}</td></tr>"
         for fin, name, info, head in rows)
     page = f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Forecast runs</title>
 <style>{_CSS}</style></head><body><h1>Forecast runs</h1>
 <table><thead><tr><th>run</th><th>finished</th><th>data</th><th>champion</th><th>score</th>
-<th>gain vs seasonal naive</th></tr></thead><tbody>{body}</tbody></table></body></html>"""
+<th>gain vs seasonal naive</th><th>80% coverage</th></tr></thead><tbody>{body}</tbody></table></body></html>"""
     target = reports / "index.html"
     target.write_text(page, encoding="utf-8")
     return target

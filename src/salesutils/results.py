@@ -75,8 +75,12 @@ def headline(board: pd.DataFrame, forecasts: pd.DataFrame, horizon: int, rank_by
 
 
 def show_board(board: pd.DataFrame, spread: bool = True):
-    """The leaderboard as a reader should see it: models as rows, rounded, champion first."""
-    cols = [c for c in board.columns if spread or not c.endswith("_sd")]
+    """The leaderboard as a reader should see it: models as rows, rounded, champion first; with
+    ``spread`` the spread across cutoffs of the ranking metric (``mase_sd``) after it."""
+    cols = [c for c in board.columns if not c.endswith("_sd") or (spread and c == "mase_sd")]
+    if "mase_sd" in cols:
+        cols.remove("mase_sd")
+        cols.insert(cols.index("mase") + 1 if "mase" in cols else 1, "mase_sd")
     return show_table(board[cols].set_index("model"))
 
 
@@ -106,7 +110,9 @@ def error_by_step(cv: pd.DataFrame, train: pd.DataFrame, models: Sequence[str] |
 
 #: columns of units or money: whole numbers are precise enough for a reader
 _UNITS_AND_MONEY = {"demand", "sold", "short", "left_over", "ordered", "holding", "shortage",
-                    "left_over_value", "total_cost", "purchase", "saving", "units"}
+                    "left_over_value", "total_cost", "purchase", "saving", "units", "median",
+                    "stock up to", "safety stock", "median, whole horizon",
+                    "levels, whole horizon"}
 
 
 def show_table(table: pd.DataFrame):
