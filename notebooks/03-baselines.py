@@ -78,7 +78,8 @@ if aliases:
 
 # %% [markdown]
 # ## Error by horizon step
-# MASE of each step ahead (1 = the first period after the cutoff).
+# MASE of each step ahead (1 = the first period after the cutoff); the colours rank the models
+# within each step (green: lowest error at that step).
 
 # %%
 if aliases:
@@ -107,7 +108,9 @@ if aliases:
 # %%
 if aliases:
     display(cv_log.pivot_table(index="model", values=["seconds", "fallbacks"], aggfunc="sum")
-            .sort_values("seconds").rename(columns={"seconds": "seconds (all cutoffs)"}))
+            .sort_values("seconds")
+            .rename(columns={"seconds": "seconds (all cutoffs)",
+                             "fallbacks": "fallbacks (series x cutoffs)"}))
 
 # %% [markdown]
 # ## Forward forecast

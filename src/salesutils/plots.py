@@ -77,13 +77,16 @@ def plot_demand_classes(classes: pd.DataFrame):
     ax.axhline(CV2_CUTOFF, color="grey", ls="--", lw=1)
     ax.set(xscale="log", title="Demand classes (Syntetos-Boylan)",
            xlabel="ADI: periods per non-zero demand", ylabel="CV² of non-zero demand sizes")
+    ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())  # 1, 2, 5: not 2x10^0
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     return fig
 
 
 def plot_covariate(panel: pd.DataFrame, column: str, by_series_mean: bool = True):
     """Demand against a covariate, each series scaled by its mean so that products compare."""
     df = panel[["unique_id", "y", column]].dropna()
-    if not pd.api.types.is_numeric_dtype(df[column]):
+    flag = pd.api.types.is_numeric_dtype(df[column]) and set(df[column].unique()) <= {0, 1}
+    if not pd.api.types.is_numeric_dtype(df[column]) or flag:  # categories and 0/1 flags
         fig, ax = plt.subplots(figsize=(6, 3.5))
         rel = df["y"] / df.groupby("unique_id")["y"].transform("mean").replace(0, np.nan)
         sns.barplot(x=df[column].astype(str), y=rel, ax=ax, errorbar=None, color="C0")
