@@ -124,3 +124,43 @@ def test_load_dataset_from_params_section(files):
     assert ds.name == "stores" and ds.n_series == 1 and len(ds.future) == 7
     with pytest.raises(DataError):
         load_dataset(data, horizon=9)
+
+
+def _new_store(tmp_path, days_new: int = 3):
+    p = pd.concat([_store_panel(days=20), _store_panel(days=days_new, stores=(3,)).assign(
+        Date=pd.date_range("2024-01-18", periods=days_new).strftime("%Y-%m-%d"))])
+    p.to_csv(tmp_path / "new.csv", index=False)
+    return tmp_path / "new.csv"
+
+
+def test_series_shorter_than_the_horizon(tmp_path):
+    kw = dict(id_col="Store", time_col="Date", target_col="Sales", horizon=7)
+    with pytest.raises(DataError, match="new.csv: column 'Store': 1 series have fewer periods than "
+                                        "the horizon \\(7\\), e.g. '3' with 3 from 2024-01-18"):
+        load_panel_file(_new_store(tmp_path), "D", **kw)
+    keep = load_panel_file(_new_store(tmp_path), "D", short_series_rule="keep", **kw)
+    assert keep.n_series == 3 and "short_series=keep" in keep.notes[0]
+    drop = load_panel_file(_new_store(tmp_path), "D", short_series_rule="drop", **kw)
+    assert drop.n_series == 2 and "short_series=drop" in drop.notes[0]
+    assert load_panel_file(_new_store(tmp_path), "D", id_col="Store", time_col="Date",
+                           target_col="Sales").n_series == 3  # no horizon given: no check
+
+
+def test_a_weekly_series_in_a_daily_panel(tmp_path):
+    p = _store_panel(days=28)
+    weekly = (p["Store"] == 1) | (pd.to_datetime(p["Date"]).dt.day_of_week == 0)
+    p[weekly].to_csv(tmp_path / "mixed.csv", index=False)
+    kw = dict(id_col="Store", time_col="Date", target_col="Sales")
+    for rule in ("error", "trim"):
+        with pytest.raises(DataError, match="mixed.csv: column 'Date': 1 series have dates only "
+                                            "every k-th period of 'D' .*'2' every 7 periods"):
+            load_panel_file(tmp_path / "mixed.csv", "D", fill_gaps_rule=rule, **kw)
+    zero = load_panel_file(tmp_path / "mixed.csv", "D", fill_gaps_rule="zero", **kw)
+    assert "mixed frequencies" in zero.notes[0] and len(zero.panel) == 2 * 28  # zero-filled
+
+
+def test_unknown_rules_fail_even_without_gaps(tmp_path):
+    _store_panel().to_csv(tmp_path / "ok.csv", index=False)
+    with pytest.raises(DataError, match="ok.csv: unknown data.fill_gaps rule 'zeros'; did you mean 'zero'"):
+        load_panel_file(tmp_path / "ok.csv", "D", id_col="Store", time_col="Date",
+                        target_col="Sales", fill_gaps_rule="zeros")

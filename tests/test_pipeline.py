@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import getpass
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
 import pandas as pd
 import pytest
 
-from salesutils.pipeline import NOTEBOOKS, RunFailed, run
+from salesutils import pipeline
+from salesutils.config import TOP_LEVEL_KEYS
+from salesutils.pipeline import (NOTEBOOKS, ResumeRefused, RunFailed, RunInterrupted,
+                                 notebook_complete, run)
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -84,6 +91,212 @@ def test_a_failing_run_names_notebook_and_cell_and_keeps_the_good_report(smoke_r
     assert (smoke_run / "run.json").read_text() == before
     assert (smoke_run.parent / ".failed" / "smoke" / "04-deep-models.ipynb").is_file()
     assert not list(smoke_run.parent.glob(".tmp-*"))
+    assert "continue with --resume smoke" in msg
+
+
+# --- reports are safe to share --------------------------------------------------------------
+
+def _private_strings() -> dict[str, str]:
+    """What must not appear in a shared report: this machine's paths, the user, the environment.
+
+    The user name is looked for where names leak, in paths and addresses (``/ana/``, ``ana@``,
+    ``pytest-of-ana``), not as a bare word: "root" is also a CSS selector (``:root``) and
+    "runner" (the CI user) is part of "runner-up" in the results.
+    """
+    found = {"project root": str(ROOT), "home": str(Path.home()), "python prefix": sys.prefix,
+             "PATH": os.environ.get("PATH", "")}
+    for var, value in os.environ.items():
+        for part in value.split(os.pathsep):
+            if part.startswith("/") and len(part) >= 8 and not part.startswith(
+                    ("/usr/", "/bin", "/sbin", "/etc/", "/lib", "/dev/", "/proc/")):
+                found.setdefault(f"${var}", part.rstrip("/"))
+    user = getpass.getuser()
+    for pattern in (f"/{user}/", f"{user}@", f"-of-{user}"):
+        found[f"user in {pattern!r}"] = pattern
+    return {k: v for k, v in found.items() if v and v not in ("/", "/tmp")}
+
+
+def _leaks(folder: Path) -> list[str]:
+    private = _private_strings()
+    out = []
+    for page in [*folder.glob("*.html"), *folder.glob("run.json"), *folder.glob("*.ipynb")]:
+        text = page.read_text(encoding="utf-8")
+        out += [f"{page.name}: {what} ({value})" for what, value in private.items() if value in text]
+    return out
+
+
+def test_reports_hold_no_paths_users_or_environment(smoke_run):
+    assert not _leaks(smoke_run)
+    assert not _leaks(smoke_run.parent)  # the runs index
+    nb = nbformat.read(smoke_run / "01-eda.ipynb", as_version=4)
+    assert nb.metadata.papermill.input_path == "notebooks/01-eda.ipynb"
+    assert nb.metadata.papermill.output_path == "01-eda.ipynb"
+    assert json.loads((smoke_run / "run.json").read_text())["params_file"] == "params/smoke.yaml"
+
+
+# --- failures and --resume, on tiny notebooks ---------------------------------------------------
+
+def _notebook(folder: Path, name: str, *code: str) -> None:
+    cells = [nbformat.v4.new_markdown_cell(f"# {name}"),
+             nbformat.v4.new_code_cell("\n".join(f"{k} = None" for k in TOP_LEVEL_KEYS),
+                                       metadata={"tags": ["parameters"]}),
+             *[nbformat.v4.new_code_cell(c) for c in code]]
+    nb = nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": {
+        "name": "python3", "display_name": "Python 3", "language": "python"}})
+    nbformat.write(nb, folder / f"{name}.ipynb")
+
+
+@pytest.fixture
+def fake(tmp_path, monkeypatch):
+    """Four tiny notebooks: each appends its name to ``ran.txt``; 03 raises while ``break``
+    exists, 02 waits while ``slow`` exists and prints the paths a report must not show. Their
+    folder comes from $FAKE_DIR, so that no path of this machine is written in their code."""
+    nbs = tmp_path / "notebooks"
+    nbs.mkdir()
+    monkeypatch.setenv("FAKE_DIR", str(tmp_path))
+    log, brk, slow = tmp_path / "ran.txt", tmp_path / "break", tmp_path / "slow"
+    mark = ("import os\nfrom pathlib import Path\nhere = Path(os.environ['FAKE_DIR'])\n"
+            "with open(here / 'ran.txt', 'a') as fh: fh.write({!r} + '\\n')")
+    _notebook(nbs, "01-one", mark.format("01-one"), "Path('artifacts/one.txt').write_text('1')")
+    _notebook(nbs, "02-two", mark.format("02-two"), "import sys, time, warnings\n"
+              "while (here / 'slow').exists(): time.sleep(0.2)",
+              "print(os.getcwd(), Path.home(), sys.prefix)\n"
+              "warnings.warn('reading ' + os.path.join(os.getcwd(), 'artifacts/one.txt'))")
+    _notebook(nbs, "03-three", mark.format("03-three"),
+              "if (here / 'break').exists():\n    raise RuntimeError('broken on purpose')")
+    _notebook(nbs, "04-four", mark.format("04-four"), "print(Path('artifacts/one.txt').read_text())")
+
+    class Fake:
+        folder, reports, names = nbs, tmp_path / "reports", ["01-one", "02-two", "03-three", "04-four"]
+
+        @staticmethod
+        def run(**kw):
+            args = dict(run_name="fake", reports_dir=Fake.reports, notebooks=Fake.names,
+                        notebook_dir=nbs, progress=False)
+            return run(ROOT / "params" / "smoke.yaml", kw.pop("overrides", None), **(args | kw))
+
+        @staticmethod
+        def ran() -> list[str]:
+            lines = log.read_text().splitlines() if log.exists() else []
+            log.unlink(missing_ok=True)
+            return lines
+
+        broken, slow_flag = brk, slow
+
+    return Fake
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_failed_run_then_resume_runs_only_the_rest(fake):
+    good = fake.run()
+    assert fake.ran() == fake.names
+    before = _snapshot(good)
+    fake.broken.touch()
+    with pytest.raises(RunFailed) as err:
+        fake.run()
+    msg = str(err.value)
+    assert "run failed in notebook 03-three, cell 4: RuntimeError: broken on purpose" in msg
+    assert "continue with --resume fake" in msg and "\n" not in msg
+    assert _snapshot(good) == before  # the last good report, byte for byte
+    kept = fake.reports / ".failed" / "fake"
+    assert [notebook_complete(kept / f"{n}.ipynb") for n in fake.names[:3]] == [True, True, False]
+    assert fake.ran() == ["01-one", "02-two", "03-three"]
+    started_01 = nbformat.read(kept / "01-one.ipynb", as_version=4).metadata.papermill.start_time
+
+    with pytest.raises(ResumeRefused) as err:  # other parameters: refused, keys named
+        fake.run(run_name=None, resume=True, overrides=["horizon=6", "model_params.mlp.epochs=2"])
+    assert "horizon: 4 -> 6" in str(err.value) and "model_params.mlp.epochs: 8 -> 2" in str(err.value)
+    assert kept.is_dir() and fake.ran() == []
+
+    fake.broken.unlink()  # the cause, fixed
+    done = fake.run(run_name=None, resume=True)  # the latest failed run of run_name "smoke"
+    assert done == good and fake.ran() == ["03-three", "04-four"]
+    info = json.loads((done / "run.json").read_text())
+    assert info["resumed_from"] == {"folder": ".failed/fake", "kept": ["01-one", "02-two"],
+                                    "rerun": ["03-three", "04-four"]}
+    assert set(info["seconds_per_notebook"]) == set(fake.names)
+    assert nbformat.read(done / "01-one.ipynb", as_version=4).metadata.papermill.start_time \
+        == started_01  # kept, not run again
+    for name in fake.names:
+        assert notebook_complete(done / f"{name}.ipynb")
+        assert (done / f"{name}.html").is_file() and (done / f"{name}.stakeholder.html").is_file()
+    assert (done / "index.html").is_file() and (done / "artifacts" / "one.txt").is_file()
+    assert not (done / "params.json").exists() and not (done / ".running").exists()
+    assert not (fake.reports / ".failed" / "fake").exists() and not list(fake.reports.glob(".tmp-*"))
+    assert not _leaks(done)  # 02 printed the run folder, home and the Python prefix
+    assert "&lt;python&gt;" in (done / "02-two.html").read_text()
+    with pytest.raises(ResumeRefused, match="no failed or killed run 'fake'"):
+        fake.run(resume="fake")
+
+
+def test_a_full_disk_while_rendering_keeps_the_good_report_and_resumes(fake, monkeypatch):
+    fake.names = fake.names[:2]
+    good = fake.run()
+    before = _snapshot(good)
+    fake.ran()
+    real = pipeline.render_html
+
+    def full_disk(notebook, target, *, stakeholder):
+        if notebook.stem == "02-two":
+            raise OSError(28, "No space left on device")
+        return real(notebook, target, stakeholder=stakeholder)
+
+    monkeypatch.setattr(pipeline, "render_html", full_disk)
+    with pytest.raises(RunFailed, match="notebook 02-two: saving or rendering it failed: OSError: "
+                                        r"\[Errno 28\] No space left on device"):
+        fake.run()
+    assert _snapshot(good) == before
+    monkeypatch.setattr(pipeline, "render_html", real)
+    fake.ran()
+    done = fake.run(resume="fake")
+    assert fake.ran() == []  # every notebook was complete: only rendering again
+    assert json.loads((done / "run.json").read_text())["resumed_from"]["kept"] == fake.names
+
+
+def test_a_killed_run_leaves_its_folder_for_resume(fake):
+    fake.names = fake.names[:2]
+    other = fake.reports / ".tmp-someone-else-20260101-000000"  # a stale folder of another run
+    other.mkdir(parents=True)
+    (other / "keep.txt").write_text("not ours")
+    fake.slow_flag.touch()
+    code = (f"import sys; sys.path[:0] = {sys.path!r}\n"
+            "from salesutils.pipeline import run\n"
+            f"run({str(ROOT / 'params' / 'smoke.yaml')!r}, run_name='killed', "
+            f"reports_dir={str(fake.reports)!r}, notebooks={fake.names!r}, "
+            f"notebook_dir={str(fake.folder)!r}, progress=False)")
+    proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True)
+    tmp = fake.reports / ".tmp-killed"
+    deadline = time.time() + 120
+    while not (tmp / "02-two.ipynb").exists() and time.time() < deadline:
+        time.sleep(0.5)
+    time.sleep(2)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    assert "run killed (SIGTERM) in notebook 02-two" in stderr and "--resume killed" in stderr
+    assert tmp.is_dir() and not (tmp / ".running").exists()
+    assert notebook_complete(tmp / "01-one.ipynb") and not notebook_complete(tmp / "02-two.ipynb")
+    fake.slow_flag.unlink()
+    fake.ran()
+    done = fake.run(run_name="killed", resume=True)
+    assert fake.ran() == ["02-two"]
+    assert json.loads((done / "run.json").read_text())["resumed_from"]["folder"] == ".tmp-killed"
+    assert (other / "keep.txt").read_text() == "not ours"  # other runs' leftovers are not ours
+    assert "someone-else" not in (fake.reports / "index.html").read_text()
+
+
+def test_cli_resume_option(monkeypatch):
+    from salesutils.__main__ import main
+
+    seen = []
+    monkeypatch.setattr(pipeline, "run", lambda *a, **kw: seen.append(kw["resume"]))
+    assert main(["run", "params/smoke.yaml", "--resume"]) == 0
+    assert main(["run", "params/smoke.yaml", "--resume", "smoke-20260101-000000"]) == 0
+    assert main(["run", "params/smoke.yaml"]) == 0
+    assert seen == [True, "smoke-20260101-000000", None]
 
 
 def test_papermill_cli_runs_one_notebook_with_a_params_file(tmp_path):

@@ -1,5 +1,5 @@
-"""Command line: ``python -m salesutils run params/<name>.yaml [-p key=value ...]``,
-``python -m salesutils compare RUN_A RUN_B [--json] [--out FILE]``."""
+"""Command line: ``python -m salesutils run params/<name>.yaml [-p key=value ...]
+[--resume [RUN]]``, ``python -m salesutils compare RUN_A RUN_B [--json] [--out FILE]``."""
 
 from __future__ import annotations
 
@@ -23,6 +23,10 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--reports-dir", help="where run folders go (default reports/)")
     run.add_argument("--notebooks", nargs="+", help="run only these notebooks (e.g. 01-eda)")
     run.add_argument("--no-progress", action="store_true", help="no per-cell progress bar")
+    run.add_argument("--resume", nargs="?", const=True, default=None, metavar="RUN",
+                     help="continue a failed or killed run with the same parameters (RUN: its "
+                          "name; default the latest of this run_name): complete notebooks are "
+                          "kept, the run goes on from the first incomplete one")
     check = sub.add_parser("check", help="validate a params file and exit")
     check.add_argument("params")
     check.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE")
@@ -59,15 +63,23 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{args.params}: ok ({cfg.data.source}, horizon {cfg.horizon}, "
                   f"models {', '.join(cfg.models)})")
             return 0
+        from .pipeline import RunInterrupted
         from .pipeline import run as run_pipeline
 
-        run_pipeline(args.params, args.param, run_name=args.run_name,
-                     reports_dir=args.reports_dir, notebooks=args.notebooks,
-                     progress=not args.no_progress)
+        try:
+            run_pipeline(args.params, args.param, run_name=args.run_name,
+                         reports_dir=args.reports_dir, notebooks=args.notebooks,
+                         progress=not args.no_progress, resume=args.resume)
+        except RunInterrupted as exc:
+            print(f"stopped: {exc}", file=sys.stderr)
+            return 130
         return 0
     except SalesUtilsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("stopped", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -89,6 +89,7 @@ DATA_DEFAULTS: dict[str, dict[str, Any]] = {
         "future_known": [],
         "historical_only": [],
         "fill_gaps": "error",  # error | zero | trim (see datasets.panel_file)
+        "short_series": "error",  # error | keep | drop: series shorter than the horizon
         "max_series": None,
         "name": None,
     },
@@ -157,6 +158,11 @@ def season_length_for(freq: str) -> int:
 def _suggest(key: str, valid: list[str]) -> str:
     close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
     return f"; did you mean '{close[0]}'?" if close else f"; valid keys: {', '.join(valid)}"
+
+
+def _suggest_value(value: str, valid: tuple[str, ...] | list[str]) -> str:
+    close = difflib.get_close_matches(value, valid, n=1, cutoff=0.6)
+    return (f"; did you mean '{close[0]}'?" if close else "") + f" (one of {', '.join(valid)})"
 
 
 def load_params(path: str | Path) -> dict:
@@ -260,6 +266,20 @@ def _validate(cfg: dict, source: str) -> None:
     if src == "panel" and not data.get("freq"):
         raise ConfigError("a panel data source needs its frequency (e.g. D, W-MON, MS)",
                           source=source, key="data.freq")
+    if data.get("freq"):
+        try:
+            import pandas as pd
+
+            pd.tseries.frequencies.to_offset(data["freq"])
+        except ValueError:
+            raise ConfigError(f"unknown frequency {data['freq']!r} (pandas aliases such as D, "
+                              "W-MON, MS)", source=source, key="data.freq") from None
+    from .datasets.panel_file import GAP_RULES, SHORT_SERIES_RULES
+
+    for key, allowed in {"fill_gaps": GAP_RULES, "short_series": SHORT_SERIES_RULES}.items():
+        if src == "panel" and data.get(key) is not None and data[key] not in allowed:
+            raise ConfigError(f"unknown rule {data.get(key)!r}" + _suggest_value(
+                str(data.get(key)), allowed), source=source, key=f"data.{key}")
     for key in cfg["backtest"]:
         if key not in DEFAULTS["backtest"]:
             raise ConfigError("unknown key" + _suggest(key, list(DEFAULTS["backtest"])),
@@ -289,6 +309,11 @@ def _validate(cfg: dict, source: str) -> None:
         checks.append(("season_length", cfg["season_length"], 1, 1000))
     if src in ("online_retail",) and data.get("top_n") is not None:
         checks.append(("data.top_n", data["top_n"], 1, 10**7))
+    if src == "panel" and data.get("max_series") is not None:
+        checks.append(("data.max_series", data["max_series"], 1, 10**8))
+    if src == "synthetic":
+        checks += [("data.n_series", data["n_series"], 1, 10**6),
+                   ("data.periods", data["periods"], 2, 10**6)]
     for key, value, lo, hi in checks:
         if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
             raise ConfigError(f"must be an integer in [{lo}, {hi}], got {value!r}",

@@ -56,7 +56,7 @@ def _synthetic(data: Mapping[str, Any], horizon: int, seed: int) -> Dataset:
         truth=syn.truth)
 
 
-def _panel(data: Mapping[str, Any]) -> Dataset:
+def _panel(data: Mapping[str, Any], horizon: int) -> Dataset:
     from ..config import resolve_path
     from .panel_file import load_panel_file
 
@@ -67,7 +67,8 @@ def _panel(data: Mapping[str, Any]) -> Dataset:
         future_path=resolve_path(data["future_path"]) if data.get("future_path") else None,
         static_path=resolve_path(data["static_path"]) if data.get("static_path") else None,
         fill_gaps_rule=data.get("fill_gaps") or "error", max_series=data.get("max_series"),
-        name=data.get("name"))
+        name=data.get("name"), horizon=horizon,
+        short_series_rule=data.get("short_series") or "error")
 
 
 def load_dataset(data: Mapping[str, Any], horizon: int, seed: int = 0) -> Dataset:
@@ -77,10 +78,6 @@ def load_dataset(data: Mapping[str, Any], horizon: int, seed: int = 0) -> Datase
         return _online_retail(data)
     if source == "synthetic":
         return _synthetic(data, horizon, seed)
-    if source == "panel":
-        ds = _panel(data)
-        from .panel_file import check_future_covers
-
-        check_future_covers(ds, horizon)
-        return ds
+    if source == "panel":  # checks the horizon too: short series, future covariates
+        return _panel(data, horizon)
     raise ValueError(f"unknown data source {source!r}")

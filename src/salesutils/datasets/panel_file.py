@@ -7,6 +7,12 @@ horizon, and an optional static file holds one row per series. Every file is val
 Gaps (missing periods between a series' first date and the end of the panel) are handled by one
 explicit rule, ``fill_gaps``: ``error`` (default: stop and say where), ``zero`` (no row means no
 sales: y = 0, covariates carried forward) or ``trim`` (keep each series from its last gap on).
+A series whose dates come only every k-th period (weekly rows in a daily panel) is not a gappy
+series but one of another frequency: an error under ``error`` and ``trim``, a note under ``zero``.
+
+A series with fewer periods than the horizon (a product launched in the last weeks) is handled by
+``short_series``: ``error`` (default: stop and name it), ``keep`` (forecast it anyway: models fall
+back to simple methods where the history is too short) or ``drop`` (leave it out, with a note).
 """
 
 from __future__ import annotations
@@ -17,10 +23,25 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from ..validation import check_unique_keys, require_columns, validate_panel
+from ..validation import (check_min_length, check_unique_keys, coarser_series, require_columns,
+                          validate_panel)
 from .base import Dataset
 
-__all__ = ["read_table", "load_panel_file", "fill_gaps"]
+__all__ = ["GAP_RULES", "SHORT_SERIES_RULES", "read_table", "load_panel_file", "fill_gaps",
+           "short_series", "check_future_covers"]
+
+GAP_RULES = ("error", "zero", "trim")
+SHORT_SERIES_RULES = ("error", "keep", "drop")
+
+
+def _check_rule(rule: str, rules: tuple[str, ...], key: str, *, source: str) -> None:
+    if rule not in rules:
+        import difflib
+
+        close = difflib.get_close_matches(str(rule), rules, n=1)
+        raise DataError(f"unknown data.{key} rule {rule!r}"
+                        + (f"; did you mean {close[0]!r}?" if close else "")
+                        + f" ({', '.join(rules[:-1])} or {rules[-1]})", source=source)
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -48,8 +69,12 @@ def read_table(path: str | Path) -> pd.DataFrame:
 
 
 def fill_gaps(panel: pd.DataFrame, freq: str, rule: str, *, source: str,
-              carry: list[str] = ()) -> tuple[pd.DataFrame, list[str]]:
-    """Make every series regular from its first date to the panel's last date, by ``rule``."""
+              carry: list[str] = (), column: str = "ds") -> tuple[pd.DataFrame, list[str]]:
+    """Make every series regular from its first date to the panel's last date, by ``rule``.
+
+    ``column``: the date column as the file names it, for error messages.
+    """
+    _check_rule(rule, GAP_RULES, "fill_gaps", source=source)
     last = panel["ds"].max()
     first = panel.groupby("unique_id", observed=True)["ds"].min()
     expected = {uid: pd.date_range(start, last, freq=freq) for uid, start in first.items()}
@@ -57,15 +82,29 @@ def fill_gaps(panel: pd.DataFrame, freq: str, rule: str, *, source: str,
     n_missing = n_expected - len(panel)
     if n_missing == 0:
         return panel, []
+    notes: list[str] = []
+    coarse = coarser_series(panel, freq)
+    if coarse:
+        uid, k = next(iter(coarse.items()))
+        dates = panel.loc[panel["unique_id"] == uid, "ds"].sort_values()
+        what = (f"{len(coarse)} series have dates only every k-th period of {freq!r} (mixed "
+                f"frequencies?), e.g. {uid!r} every {k} periods: "
+                + ", ".join(str(d.date()) for d in dates[:3]) + (", ..." if len(dates) > 3 else ""))
+        if rule != "zero":
+            raise DataError(what + "; give each series every period, or declare the coarser "
+                            "frequency in data.freq", source=source, column=column)
+        notes.append(what + "; zero-filled in between like any gap (rule fill_gaps=zero)")
     counts = panel.groupby("unique_id", observed=True).size()
     lacking = {uid: len(expected[uid]) - counts[uid] for uid in counts.index
                if len(expected[uid]) != counts[uid]}
     example = next(iter(lacking))
+    first_missing = expected[example].difference(panel.loc[panel["unique_id"] == example, "ds"])
     msg = (f"{n_missing} missing period(s) in {len(lacking)} series (e.g. {example!r} lacks "
-           f"{lacking[example]}) between first date and {last.date()}")
+           f"{lacking[example]}, first {first_missing[0].date()}) between first date and "
+           f"{last.date()}")
     if rule == "error":
         raise DataError(msg + "; set data.fill_gaps to 'zero' or 'trim' to choose a rule",
-                        source=source, column="ds")
+                        source=source, column=column)
     index = pd.MultiIndex.from_tuples([(u, d) for u, ds in expected.items() for d in ds],
                                       names=["unique_id", "ds"])
     full = panel.set_index(["unique_id", "ds"]).reindex(index)
@@ -75,19 +114,42 @@ def fill_gaps(panel: pd.DataFrame, freq: str, rule: str, *, source: str,
         for col in carry:
             full[col] = full[col].groupby(level=0).ffill()
         out = full.reset_index()
-        return out, [msg + "; filled with y = 0 (rule fill_gaps=zero)"]
-    if rule == "trim":
-        frame = full.reset_index()
-        frame["gap"] = missing.to_numpy()
-        last_gap = frame[frame["gap"]].groupby("unique_id", observed=True)["ds"].max()
-        after = frame["ds"] > frame["unique_id"].map(last_gap).fillna(pd.Timestamp.min)
-        out = frame[after & ~frame["gap"]].drop(columns="gap").reset_index(drop=True)
-        dropped = sorted(set(panel["unique_id"]) - set(out["unique_id"]))
-        note = msg + f"; kept each series after its last gap (rule fill_gaps=trim)"
-        if dropped:
-            note += f"; {len(dropped)} series ending before {last.date()} dropped, e.g. {dropped[0]!r}"
-        return out, [note]
-    raise DataError(f"unknown fill_gaps rule {rule!r} (error, zero or trim)", source=source)
+        return out, notes + [msg + "; filled with y = 0 (rule fill_gaps=zero)"]
+    frame = full.reset_index()  # rule == "trim"
+    frame["gap"] = missing.to_numpy()
+    last_gap = frame[frame["gap"]].groupby("unique_id", observed=True)["ds"].max()
+    after = frame["ds"] > frame["unique_id"].map(last_gap).fillna(pd.Timestamp.min)
+    out = frame[after & ~frame["gap"]].drop(columns="gap").reset_index(drop=True)
+    dropped = sorted(set(panel["unique_id"]) - set(out["unique_id"]))
+    note = msg + "; kept each series after its last gap (rule fill_gaps=trim)"
+    if dropped:
+        note += f"; {len(dropped)} series ending before {last.date()} dropped, e.g. {dropped[0]!r}"
+    return out, [note]
+
+
+def short_series(panel: pd.DataFrame, h: int, rule: str, *, source: str,
+                 column: str = "unique_id") -> tuple[pd.DataFrame, list[str]]:
+    """Series with fewer than ``h`` periods, by ``rule``: error (naming them), keep or drop."""
+    _check_rule(rule, SHORT_SERIES_RULES, "short_series", source=source)
+    what = f"the horizon ({h})"
+    if rule == "error":
+        check_min_length(panel, h, source=source, what=what, column=column,
+                         hint="set data.short_series to 'keep' or 'drop', or shorten the horizon")
+        return panel, []
+    counts = panel.groupby("unique_id", observed=True).size()
+    short = sorted(counts.index[counts < h])
+    if not short:
+        return panel, []
+    note = (f"{len(short)} series have fewer periods than {what}, e.g. {short[0]!r} with "
+            f"{int(counts[short[0]])}")
+    if rule == "keep":
+        return panel, [note + "; kept (rule short_series=keep): models fall back to simple "
+                       "methods where their history is too short"]
+    out = panel[~panel["unique_id"].isin(short)].reset_index(drop=True)
+    if out.empty:
+        raise DataError(note + "; that is every series: shorten the horizon", source=source,
+                        column=column)
+    return out, [note + "; left out (rule short_series=drop)"]
 
 
 def load_panel_file(
@@ -105,17 +167,25 @@ def load_panel_file(
     fill_gaps_rule: str = "error",
     max_series: int | None = None,
     name: str | None = None,
+    horizon: int | None = None,
+    short_series_rule: str = "error",
 ) -> Dataset:
-    """Load a panel file and its optional future and static files into a :class:`Dataset`."""
+    """Load a panel file and its optional future and static files into a :class:`Dataset`.
+
+    ``horizon``: when given, series with fewer periods are handled by ``short_series_rule``, and
+    the future file must cover it (:func:`check_future_covers`).
+    """
     path = Path(path)
     src = path.name
+    _check_rule(fill_gaps_rule, GAP_RULES, "fill_gaps", source=src)
+    _check_rule(short_series_rule, SHORT_SERIES_RULES, "short_series", source=src)
     raw = read_table(path)
     static, future_known, historical_only = list(static), list(future_known), list(historical_only)
     declared = future_known + historical_only
     static_in_panel = [c for c in static if c in raw.columns]
     panel = validate_panel(raw, source=src, freq=freq, id_col=id_col, time_col=time_col,
                            target_col=target_col, numeric_cols=[])
-    require_columns(panel, declared, source=src)
+    require_columns(raw, declared, source=src)
     for col in declared:  # categorical covariates (e.g. StateHoliday "a"/"b"/"c") stay as they are
         if panel[col].dtype == object or pd.api.types.is_string_dtype(panel[col]):
             continue
@@ -125,8 +195,12 @@ def load_panel_file(
         panel = panel[panel["unique_id"].isin(keep)]
     notes: list[str] = []
     panel, gap_notes = fill_gaps(panel[["unique_id", "ds", "y", *declared]], freq, fill_gaps_rule,
-                                 source=src, carry=declared)
+                                 source=src, carry=declared, column=time_col)
     notes += gap_notes
+    if horizon:
+        panel, short_notes = short_series(panel, horizon, short_series_rule, source=src,
+                                          column=id_col)
+        notes += short_notes
     sources = [path]
     static_df = None
     if static_path:
@@ -134,9 +208,10 @@ def load_panel_file(
         st = read_table(static_path)
         require_columns(st, [id_col, *[c for c in static if c not in static_in_panel]],
                         source=static_path.name)
+        check_unique_keys(st.assign(**{id_col: st[id_col].astype(str)}), [id_col],
+                          source=static_path.name)
         st = st.rename(columns={id_col: "unique_id"})
         st["unique_id"] = st["unique_id"].astype(str)
-        check_unique_keys(st, ["unique_id"], source=static_path.name)
         static_df = st[["unique_id", *[c for c in static if c in st.columns]]]
         sources.append(static_path)
     elif static_in_panel:
@@ -154,23 +229,33 @@ def load_panel_file(
         fut = read_table(future_path)
         future_df = validate_panel(fut, source=future_path.name, freq=freq, id_col=id_col,
                                    time_col=time_col, target_col=None)
-        require_columns(future_df, future_known, source=future_path.name)
+        require_columns(fut, future_known, source=future_path.name)
         future_df = future_df[future_df["unique_id"].isin(panel["unique_id"].unique())]
         future_df = future_df[["unique_id", "ds", *future_known]].reset_index(drop=True)
         sources.append(future_path)
     roles = {"static": static, "future_known": future_known, "historical_only": historical_only}
-    return Dataset(name=name or path.stem, panel=panel.reset_index(drop=True), freq=freq,
-                   roles=roles, static=static_df, future=future_df, sources=sources,
-                   description=f"panel file {src}", notes=notes)
+    ds = Dataset(name=name or path.stem, panel=panel.reset_index(drop=True), freq=freq,
+                 roles=roles, static=static_df, future=future_df, sources=sources,
+                 description=f"panel file {src}", notes=notes)
+    if horizon:
+        check_future_covers(ds, horizon, source=future_path.name if future_path else None,
+                            column=time_col)
+    return ds
 
 
-def check_future_covers(ds: Dataset, h: int) -> None:
-    """Future-known covariates must be there for every series and each of the h steps."""
+def check_future_covers(ds: Dataset, h: int, *, source: str | None = None,
+                        column: str = "ds") -> None:
+    """Future-known covariates must be there for every series and each of the h steps.
+
+    ``source``: the future file's name (default: the last file read); ``column``: its date column.
+    """
     if not ds.roles.get("future_known"):
         return
     if ds.future is None:
-        raise DataError(f"covariates {ds.roles['future_known']} are declared future-known but no "
-                        "future file gives them for the horizon", source=ds.name)
+        cols = ds.roles["future_known"]
+        raise DataError(f"covariates {', '.join(cols)} are declared future-known but no future "
+                        "file (data.future_path) gives them for the horizon",
+                        source=ds.sources[0].name if ds.sources else ds.name, column=cols[0])
     last = ds.panel["ds"].max()
     want = pd.date_range(last, periods=h + 1, freq=ds.freq)[1:]
     have = ds.future[ds.future["ds"].isin(want)]
@@ -178,9 +263,12 @@ def check_future_covers(ds: Dataset, h: int) -> None:
     series = ds.panel["unique_id"].unique()
     short = [u for u in series if counts.get(u, 0) < h]
     if short:
+        lacks = want.difference(have.loc[have["unique_id"] == short[0], "ds"])
+        shown = ", ".join(str(d.date()) for d in lacks[:3]) + (", ..." if len(lacks) > 3 else "")
         raise DataError(f"future covariates miss some of the {h} periods after {last.date()} for "
-                        f"{len(short)} series, e.g. {short[0]!r}", source=ds.sources[-1].name
-                        if ds.sources else ds.name, column="ds")
+                        f"{len(short)} series, e.g. {short[0]!r} lacks {len(lacks)}: {shown}",
+                        source=source or (ds.sources[-1].name if ds.sources else ds.name),
+                        column=column)
     na = have[ds.roles["future_known"]].isna().sum()
     for col, count in na[na > 0].items():  # e.g. M5: no planned price before an item is on sale
         ds.notes.append(f"future covariate '{col}' is missing in {int(count)} of {len(have)} "
