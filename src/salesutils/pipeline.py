@@ -44,8 +44,8 @@ TITLES = {
     "05-results": "Results",
 }
 
-PACKAGES = ["salesutils", "pandas", "numpy", "statsmodels", "tensorflow", "keras", "scikit-learn",
-            "papermill", "nbconvert", "matplotlib", "seaborn", "pyarrow"]
+PACKAGES = ["salesutils", "pandas", "numpy", "statsmodels", "tensorflow", "keras", "scikit-learn", "lightgbm",
+            "papermill", "nbconvert", "matplotlib", "seaborn", "pyarrow", "scipy", "joblib"]
 
 
 STATE = "params.json"  # in the temporary folder: what --resume checks and continues

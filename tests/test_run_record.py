@@ -1,0 +1,36 @@
+"""run.json holds what is needed to reproduce a run: params, seed, versions, git commit, data."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+pytestmark = pytest.mark.slow  # the smoke run (conftest.py), shared with test_pipeline.py
+
+
+def test_run_json_records_what_is_needed_to_reproduce(smoke_run):
+    info = json.loads((smoke_run / "run.json").read_text())
+
+    # the parameters, resolved (file + overrides + defaults), and the seed they ran with
+    params = info["params"]
+    assert params and params["data"]["source"] == "synthetic"
+    assert params["models"] and params["horizon"] == 4
+    assert isinstance(info["seed"], int) and info["seed"] == params["seed"] == 7
+    assert info["params_file"] and info["params_file"].endswith("smoke.yaml")
+    assert info["overrides"] == []
+
+    # the versions of Python and of the packages that compute the numbers
+    versions = info["versions"]
+    for pkg in ("python", "salesutils", "numpy", "pandas", "statsmodels", "tensorflow", "keras"):
+        assert versions.get(pkg), f"run.json records no {pkg} version"
+
+    # the commit of the code (with "-dirty" when tracked files were changed)
+    assert re.fullmatch(r"[0-9a-f]{40}(-dirty)?", info["git"] or ""), info["git"]
+
+    # the data: checksums of the files read (a synthetic panel reads none: an empty record) and
+    # its summary; the synthetic panel itself is reproducible from params["data"] and the seed
+    assert "data_checksums" in info and info["data_checksums"] == {}
+    assert 0 < info["data"]["series"] <= params["data"]["n_series"] == 12
+    assert info["data"]["rows"] > 0 and info["data"]["total_y"] > 0
