@@ -44,8 +44,9 @@ TITLES = {
     "05-results": "Results",
 }
 
-PACKAGES = ["salesutils", "pandas", "numpy", "statsmodels", "tensorflow", "keras", "scikit-learn", "lightgbm",
-            "papermill", "nbconvert", "matplotlib", "seaborn", "pyarrow", "scipy", "joblib"]
+PACKAGES = ["salesutils", "pandas", "numpy", "scipy", "statsmodels", "tensorflow", "keras",
+            "scikit-learn", "lightgbm", "joblib", "papermill", "nbconvert", "matplotlib", "seaborn",
+            "pyarrow"]
 
 
 STATE = "params.json"  # in the temporary folder: what --resume checks and continues

@@ -54,6 +54,8 @@ class Conformal(ForecastModel):
             fc = self.factory().fit(part, fold).predict(fold)
             actual = train[(train["ds"] > cutoff) & (train["ds"] <= h_end)][["unique_id", "ds", "y"]]
             merged = actual.merge(fc[["unique_id", "ds", self.alias]], on=["unique_id", "ds"])
+            if merged.empty:  # no actual where this fold forecast (gaps): nothing to learn
+                continue
             merged["step"] = merged.groupby("unique_id").cumcount() + 1
             scale = part.groupby("unique_id", observed=True)["y"].mean()
             merged["scale"] = merged["unique_id"].map(scale).where(lambda s: s > 0, 1.0)
