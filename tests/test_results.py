@@ -173,3 +173,12 @@ def test_effects_table_puts_models_side_by_side_with_the_truth():
     assert table.loc[("price_elasticity", "price"), "lgbm recovered"] == 0.5
     plain = results.effects_table(eff.drop(columns=["truth", "recovered"]))
     assert list(plain.columns) == ["lgbm", "mlp"]
+
+
+def test_executive_summary_when_a_classical_model_wins_one_cutoff():
+    head, board, tests, cal, policies, orders, forecasts = _summary_inputs()
+    out = results.executive_summary(head, board, tests, cal, policies, orders, forecasts,
+                                    champion="mlp", best_classical="mlp", top=["a"], titles=None,
+                                    horizon=2, inventory={"service_level": 0.9}, n_windows=1)
+    assert ("over 1 cutoff and 10 series, 20% lower error than the seasonal naive; it is itself "
+            "a classical model.") in out["text"]

@@ -407,7 +407,7 @@ def executive_summary(head: dict, board: pd.DataFrame, tests: pd.DataFrame, cal:
     lines = []
     # which model, by how much
     s = (f"**{champion}** forecasts best: backtest MASE {head['champion_score']:.3f} over "
-         f"{n_windows} cutoffs and {n_series:,} series")
+         f"{n_windows} cutoff{'s' if n_windows != 1 else ''} and {n_series:,} series")
     gains = []
     if head.get("gain_vs_seasonal_naive") is not None:
         gains.append(f"{head['gain_vs_seasonal_naive']:.0%} lower error than the seasonal naive")
@@ -415,9 +415,8 @@ def executive_summary(head: dict, board: pd.DataFrame, tests: pd.DataFrame, cal:
         g = 1 - by.loc[champion, "mase"] / by.loc[best_classical, "mase"]
         extra.update(best_classical=best_classical, gain_vs_best_classical=float(g))
         gains.append(f"{g:.0%} lower than the best classical model ({best_classical})")
-    elif best_classical == champion:
-        gains.append("it is itself a classical model")
-    lines.append(s + (", " + " and ".join(gains) if gains else "") + ".")
+    lines.append(s + (", " + " and ".join(gains) if gains else "")
+                 + ("; it is itself a classical model" if best_classical == champion else "") + ".")
     # is the lead real
     if len(tests):
         t = tests.iloc[0]
