@@ -131,7 +131,8 @@ results.show_table(tests.set_index("versus"))
 # brackets.
 
 # %%
-segments = [("demand class", demand_classes(history), "demand_class"),
+classes = demand_classes(history)
+segments = [("demand class", classes, "demand_class"),
             ("volume tier", results.volume_tiers(history), "volume_tier")]
 segments += [(c, ds.static, c) for c in results.segment_columns(ds.static)]
 shown_models = board["model"].tolist()[:8]
@@ -149,7 +150,8 @@ plots.plot_error_by_step(cv, shown_models, ds.freq);
 # period, erratic order sizes or a short history.
 
 # %%
-worst = results.worst_series(scores, champion, ds.panel, cv, n=4, season_length=nb.season_length)
+worst = results.worst_series(scores, champion, ds.panel, cv, n=4, season_length=nb.season_length,
+                             classes=classes)
 display(results.show_table(worst.set_index("unique_id")))
 last_cut = cv["cutoff"].max()
 window = cv[cv["cutoff"] == last_cut]
@@ -187,15 +189,12 @@ head["figures"].insert(0, "forecast_top.png")
 # ## What drives the forecasts
 # Permutation importance on held-out windows (the last h periods of the training data, never
 # trained on): each feature family is scrambled across windows and the growth of the error is
-# measured. A family whose scrambling costs nothing (grey bars, at or below zero) is not used. Then the effects a manager acts
-# on: price elasticity (% change in forecast per % change in price), the uplift of a promotion
+# measured. A family whose scrambling costs nothing (grey bars, at or below zero) is not used.
+# Then the effects a manager acts on: price elasticity (% change in forecast per % change in price), the uplift of a promotion
 # and of each holiday, estimated by changing the plan on the same windows (on synthetic data
 # next to the generator's true effects: `recovered` is the share of the true effect found).
 
 # %%
-# explanations of models that forecast worse than the seasonal naive are not worth reading
-useful = set(board["model"]) if "seasonal_naive" not in set(board["model"]) else \
-    set(board["model"][board["mase"] < board.set_index("model").loc["seasonal_naive", "mase"]])
 importance = results.merge_rows([nb.load("importance_tree", missing_ok=True),
                                  nb.load("importance_deep", missing_ok=True)])
 effects = results.merge_rows([nb.load("effects_tree", missing_ok=True),
@@ -208,12 +207,10 @@ else:
 
 # %%
 if effects is not None:
-    base_model = effects["model"].str.split("/").str[0]  # deep_ensemble/mlp -> deep_ensemble
-    skipped = sorted(set(base_model[~base_model.isin(useful)]))
+    effects, skipped = results.reliable_effects(effects, board)
     if skipped:
         display(Markdown(f"*Effects not shown for {', '.join(skipped)}: their backtest error is "
                          f"above the seasonal naive's, so what they learnt is not reliable.*"))
-    effects = effects[base_model.isin(useful)]
 if effects is not None and len(effects):
     if nb.cfg.data.source == "synthetic":  # the generator's true effects, on the same scale
         truth = explain.known_effects(nb.load_raw(), ids=ds.panel["unique_id"].unique())

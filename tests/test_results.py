@@ -182,3 +182,11 @@ def test_executive_summary_when_a_classical_model_wins_one_cutoff():
                                     horizon=2, inventory={"service_level": 0.9}, n_windows=1)
     assert ("over 1 cutoff and 10 series, 20% lower error than the seasonal naive; it is itself "
             "a classical model.") in out["text"]
+
+
+def test_reliable_effects_keep_models_that_beat_the_seasonal_naive():
+    board = pd.DataFrame({"model": ["mlp", "seasonal_naive", "gru", "deep_ensemble"],
+                          "mase": [0.8, 1.0, 1.2, 0.9]})
+    eff = pd.DataFrame({"model": ["mlp", "gru", "deep_ensemble/mlp"], "estimate": [1.0, 2.0, 3.0]})
+    kept, skipped = results.reliable_effects(eff, board)
+    assert kept["model"].tolist() == ["mlp", "deep_ensemble/mlp"] and skipped == ["gru"]

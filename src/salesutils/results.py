@@ -19,7 +19,9 @@ from .metrics import METRICS, coverage, evaluate, interval_width, leaderboard, m
 __all__ = ["merge_family_frames", "model_columns", "score_backtest", "headline", "show_board",
            "errors_by_segment", "error_by_step", "show_table", "deep_side_by_side",
            "response_curves", "paired_bootstrap", "diebold_mariano", "calibration",
-           "volume_tiers", "segment_columns", "worst_series", "best_of_family"]
+           "volume_tiers", "segment_columns", "worst_series", "best_of_family",
+           "significance_table", "merge_rows", "reliable_effects", "effects_table",
+           "executive_summary"]
 
 KEYS = ["unique_id", "ds", "cutoff", "y"]
 
@@ -300,18 +302,20 @@ def segment_columns(static: pd.DataFrame | None, max_levels: int = 30) -> list[s
 
 
 def worst_series(scores: pd.DataFrame, model: str, history: pd.DataFrame, cv: pd.DataFrame,
-                 n: int = 5, metric: str = "mase", season_length: int = 52) -> pd.DataFrame:
+                 n: int = 5, metric: str = "mase", season_length: int = 52,
+                 classes: pd.DataFrame | None = None) -> pd.DataFrame:
     """The ``n`` series with the largest ``metric`` of ``model``, and a plain reason for each.
 
     Reasons come from the history before the first cutoff and the backtest actuals: mostly
     zeros (intermittent), a level shift in the backtest (actuals far from the history's mean),
     erratic sizes (CV² of non-zero demand), a history shorter than one season; several can
-    apply.
+    apply. ``classes``: :func:`~salesutils.features.demand_classes` of that history, when the
+    caller has them already (computing them is the slow part on many series).
     """
     per = _per_series_means(scores, [model], metric)[model].nlargest(n)
     first = cv["cutoff"].min()
     before = history[history["ds"] <= first]
-    cls = demand_classes(before).set_index("unique_id")
+    cls = (demand_classes(before) if classes is None else classes).set_index("unique_id")
     hist_mean = before.groupby("unique_id", observed=True)["y"].mean()
     act_mean = cv.groupby("unique_id", observed=True)["y"].mean()
     rows = []
@@ -364,6 +368,19 @@ def merge_rows(frames: Sequence[pd.DataFrame | None]) -> pd.DataFrame | None:
     """Stack the per-family tables (importance, effects) that exist; None when none does."""
     frames = [f for f in frames if f is not None and len(f)]
     return pd.concat(frames, ignore_index=True) if frames else None
+
+
+def reliable_effects(effects: pd.DataFrame, board: pd.DataFrame, baseline: str = "seasonal_naive",
+                     metric: str = "mase") -> tuple[pd.DataFrame, list[str]]:
+    """The effects of models whose backtest ``metric`` beats ``baseline`` (what a model that
+    forecasts worse than the baseline learnt is not worth reading), and the models left out.
+    Ensemble members (``deep_ensemble/mlp``) count as their ensemble."""
+    models = set(board["model"])
+    if baseline in models:
+        ref = board.set_index("model").loc[baseline, metric]
+        models = set(board["model"][board[metric] < ref])
+    owner = effects["model"].str.split("/").str[0]
+    return effects[owner.isin(models)], sorted(set(owner[~owner.isin(models)]))
 
 
 def effects_table(effects: pd.DataFrame) -> pd.DataFrame:
