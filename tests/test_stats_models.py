@@ -9,6 +9,7 @@ import pytest
 from salesutils.backtest import cross_validation
 from salesutils.models import FAMILIES, MODELS, ForecastTask, get_model
 from salesutils.models.arima import arima_forecast
+from salesutils.models.stats import _Fallback
 from salesutils.models.intermittent import croston_forecast, sba_forecast, ses_levels, tsb_forecast
 from salesutils.models.stats import (encode_covariates, prepare_exog, residual_intervals, select_ets,
                                      theta_forecast, window_average_forecast)
@@ -247,6 +248,42 @@ def test_arima_warm_started_loose_search_matches_the_cold_exact_one():
         np.testing.assert_allclose(fast["mean"], slow["mean"], atol=0.1 * np.std(y))
         np.testing.assert_allclose(fast["hi-80"] - fast["lo-80"], slow["hi-80"] - slow["lo-80"],
                                    rtol=0.1)
+
+
+def test_arima_residual_search_matches_the_joint_one():
+    """Searching the orders on the regression residuals (the default) forecasts what the search
+    with the covariates in every candidate does, and recovers the same promotion effect."""
+    panel, _ = _promo_panel(n=100, seed=4)
+    y, X = panel["y"].to_numpy(), panel[["promo"]].to_numpy()
+    X_future = np.array([[1.0], [0.0], [1.0]])
+    fast = arima_forecast(y, 3, (80,), 1, X=X, X_future=X_future)
+    joint = arima_forecast(y, 3, (80,), 1, X=X, X_future=X_future, exog_search="joint")
+    np.testing.assert_allclose(fast["mean"], joint["mean"], atol=0.1 * np.std(y))
+    assert fast["mean"][0] - fast["mean"][1] == pytest.approx(5.0, abs=0.75)
+
+
+def test_arima_leaves_out_a_covariate_constant_over_the_history():
+    """A price that never changed is collinear with the constant: it is dropped, not an error."""
+    panel, _ = _promo_panel(n=100, seed=4)
+    y, promo = panel["y"].to_numpy(), panel["promo"].to_numpy()
+    X = np.column_stack([promo, np.full(len(y), 2.5)])
+    out = arima_forecast(y, 3, (80,), 1, X=X, X_future=np.array([[1.0, 2.5], [0.0, 2.5], [1.0, 9.0]]))
+    assert out["mean"][0] - out["mean"][1] == pytest.approx(5.0, abs=0.75)
+    assert out["mean"][2] == pytest.approx(out["mean"][0], abs=1.0)  # the constant has no effect
+    flat = arima_forecast(y, 3, (80,), 1, X=np.full((len(y), 1), 2.5), X_future=np.full((3, 1), 3.0))
+    np.testing.assert_allclose(flat["mean"], arima_forecast(y, 3, (80,), 1)["mean"])
+
+
+def test_arima_rejects_an_implausible_forecast():
+    """A price that moved by a cent once gets a huge coefficient; a future price far from the
+    history would then forecast hundreds of units for a product that sells about 5: the fit is
+    rejected (the model falls back to the seasonal naive) rather than reported."""
+    rng = np.random.default_rng(3)
+    y = rng.poisson(5, 80).astype(float)
+    price = np.where(np.arange(80) < 40, 1.00, 1.01)
+    y[40:] += 4  # the level moved with the one-cent change
+    with pytest.raises(_Fallback, match="10 times the largest value"):
+        arima_forecast(y, 3, (80,), 1, X=price[:, None], X_future=np.full((3, 1), 3.0))
 
 
 def test_exog_ignored_gracefully_without_future_covariates():
