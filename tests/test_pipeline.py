@@ -163,7 +163,9 @@ def fake(tmp_path, monkeypatch):
               "print(os.getcwd(), Path.home(), sys.prefix)\n"
               "warnings.warn('reading ' + os.path.join(os.getcwd(), 'artifacts/one.txt'))")
     _notebook(nbs, "03-three", mark.format("03-three"),
-              "if (here / 'break').exists():\n    raise RuntimeError('broken on purpose')")
+              "if (here / 'break').exists():\n    raise RuntimeError('broken on purpose')",
+              "if (here / 'fill').exists():  # as many bytes as the file says\n"
+              "    Path('artifacts/big.bin').write_bytes(bytes(int((here / 'fill').read_text())))")
     _notebook(nbs, "04-four", mark.format("04-four"), "print(Path('artifacts/one.txt').read_text())")
 
     class Fake:
@@ -181,7 +183,7 @@ def fake(tmp_path, monkeypatch):
             log.unlink(missing_ok=True)
             return lines
 
-        broken, slow_flag = brk, slow
+        broken, slow_flag, fill = brk, slow, tmp_path / "fill"
 
     return Fake
 
@@ -254,6 +256,67 @@ def test_a_full_disk_while_rendering_keeps_the_good_report_and_resumes(fake, mon
     done = fake.run(resume="fake")
     assert fake.ran() == []  # every notebook was complete: only rendering again
     assert json.loads((done / "run.json").read_text())["resumed_from"]["kept"] == fake.names
+
+
+def _mount_small_disk(folder: Path, megabytes: int) -> bool:
+    """A tmpfs of that size on ``folder``, where this process may mount one (root with the
+    capability): then the disk is really full. False elsewhere."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return False
+    return subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={megabytes}m", "tmpfs",
+                           str(folder)], capture_output=True).returncode == 0
+
+
+def test_a_real_full_disk_keeps_the_good_report_and_resumes(fake, tmp_path):
+    """No mock: notebook 03 writes more than the disk holds. On a small tmpfs (where it can be
+    mounted) the write fails with ENOSPC; elsewhere the run's processes get a file-size limit
+    (RLIMIT_FSIZE) and the write fails with EFBIG. Either way the last good report stays byte for
+    byte, the error names the notebook and the OS error, and once space is freed --resume ends
+    the run."""
+    import resource
+
+    fake.names = fake.names[:3]
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = _mount_small_disk(disk, 16)
+    try:
+        fake.reports = disk / "reports"
+        good = fake.run()
+        before = _snapshot(good)
+        assert sum(len(b) for b in before.values()) < 4 * 2**20  # room for a second run
+        fake.ran()
+        fake.fill.write_text(str(32 * 2**20))  # twice the disk, or 4 times the file-size limit
+        code = (f"import sys; sys.path[:0] = {sys.path!r}\n"
+                "from salesutils.pipeline import run\n"
+                f"run({str(ROOT / 'params' / 'smoke.yaml')!r}, run_name='fake', "
+                f"reports_dir={str(fake.reports)!r}, notebooks={fake.names!r}, "
+                f"notebook_dir={str(fake.folder)!r}, progress=False)")
+
+        def limit_file_size():
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of a killed process
+            resource.setrlimit(resource.RLIMIT_FSIZE, (8 * 2**20, resource.RLIM_INFINITY))
+
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              timeout=300, preexec_fn=None if mounted else limit_file_size)
+        assert proc.returncode != 0
+        last = proc.stderr.strip().splitlines()[-1]
+        assert "run failed in notebook 03-three" in last, proc.stderr[-3000:]
+        assert ("No space left on device" if mounted else "File too large") in last
+        assert "continue with --resume fake" in last
+        assert _snapshot(good) == before  # the last good report, byte for byte
+        assert fake.ran() == fake.names
+        kept = fake.reports / ".failed" / "fake"
+        assert notebook_complete(kept / "02-two.ipynb")
+
+        (kept / "artifacts" / "big.bin").unlink(missing_ok=True)  # the user frees space
+        fake.fill.unlink()
+        done = fake.run(resume="fake")
+        assert done == good and fake.ran() == ["03-three"]
+        assert json.loads((done / "run.json").read_text())["resumed_from"]["rerun"] == ["03-three"]
+        assert not (done / "artifacts" / "big.bin").exists()
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(disk)], check=False)
 
 
 def test_a_killed_run_leaves_its_folder_for_resume(fake):
