@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from salesutils.datasets import load_dataset
+from salesutils.datasets import PREPARED, load_dataset
 from salesutils.datasets.panel_file import check_future_covers, load_panel_file
 from salesutils.errors import DataError
 
@@ -49,6 +49,25 @@ def test_loads_roles_future_and_static(files):
     assert len(ds.future) == 14 and set(ds.future.columns) == {"unique_id", "ds", "Promo", "StateHoliday"}
     check_future_covers(ds, 7)
     assert {p.name for p in ds.sources} == {"train.csv", "future.parquet", "store.parquet"}
+
+
+def test_checksums_name_the_file_and_the_prepared_content(files):
+    """The file hash changes with the bytes; the content hash only with what the models see: the
+    same rows as parquet, shuffled, hash the same; one changed sale does not."""
+    first = load(files).checksums()
+    assert set(first) == {"train.csv", "future.parquet", "store.parquet", PREPARED}
+    shuffled = pd.read_csv(files / "train.csv").sample(frac=1.0, random_state=1)
+    shuffled.to_parquet(files / "train.parquet", index=False)
+    second = load_panel_file(files / "train.parquet", "D", **{
+        k: v for k, v in dict(id_col="Store", time_col="Date", target_col="Sales",
+                              static=["StoreType"], future_known=["Promo", "StateHoliday"],
+                              historical_only=["Customers"], future_path=files / "future.parquet",
+                              static_path=files / "store.parquet").items()}).checksums()
+    assert second[PREPARED] == first[PREPARED] and second["train.parquet"] != first["train.csv"]
+    changed = pd.read_csv(files / "train.csv")
+    changed.loc[3, "Sales"] += 1
+    changed.to_csv(files / "train.csv", index=False)
+    assert load(files).checksums()[PREPARED] != first[PREPARED]
 
 
 def test_future_shorter_than_horizon_is_an_error(files):

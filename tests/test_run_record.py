@@ -29,8 +29,9 @@ def test_run_json_records_what_is_needed_to_reproduce(smoke_run):
     # the commit of the code (with "-dirty" when tracked files were changed)
     assert re.fullmatch(r"[0-9a-f]{40}(-dirty)?", info["git"] or ""), info["git"]
 
-    # the data: checksums of the files read (a synthetic panel reads none: an empty record) and
-    # its summary; the synthetic panel itself is reproducible from params["data"] and the seed
-    assert "data_checksums" in info and info["data_checksums"] == {}
+    # the data: checksums of the files read (a synthetic panel reads none) and of the prepared
+    # content, and its summary; the synthetic panel is reproducible from params["data"] and seed
+    assert list(info["data_checksums"]) == ["<prepared data>"]
+    assert re.fullmatch(r"[0-9a-f]{64}", info["data_checksums"]["<prepared data>"])
     assert 0 < info["data"]["series"] <= params["data"]["n_series"] == 12
     assert info["data"]["rows"] > 0 and info["data"]["total_y"] > 0

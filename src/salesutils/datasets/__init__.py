@@ -10,9 +10,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .base import Dataset, file_sha256
+from .base import PREPARED, Dataset, file_sha256, frames_sha256
 
-__all__ = ["Dataset", "file_sha256", "load_dataset"]
+__all__ = ["Dataset", "PREPARED", "file_sha256", "frames_sha256", "load_dataset"]
 
 
 def _online_retail(data: Mapping[str, Any]) -> Dataset:

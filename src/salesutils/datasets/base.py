@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["Dataset", "file_sha256"]
+__all__ = ["Dataset", "PREPARED", "file_sha256", "frames_sha256"]
 
 
 @dataclass
@@ -58,7 +58,32 @@ class Dataset:
         }
 
     def checksums(self) -> dict[str, str]:
-        return {s.name: file_sha256(s) for s in self.sources if Path(s).is_file()}
+        """SHA-256 of every source file read, and of the prepared data itself (``PREPARED``):
+        the files say what was read, the content hash what the models saw (after cleaning,
+        aggregation and gap rules; for a synthetic panel the only record)."""
+        out = {s.name: file_sha256(s) for s in self.sources if Path(s).is_file()}
+        out[PREPARED] = frames_sha256(self.panel, self.static, self.future)
+        return out
+
+
+#: The checksums key of the prepared panel (with static and future covariates).
+PREPARED = "<prepared data>"
+
+
+def frames_sha256(*frames: pd.DataFrame | None) -> str:
+    """SHA-256 of the content of data frames: column names, dtypes and values, row by row in
+    (unique_id, ds) order, so that the same data read from CSV or parquet, in any row order,
+    hashes the same; the index is ignored."""
+    digest = hashlib.sha256()
+    for frame in frames:
+        if frame is None:
+            digest.update(b"<none>")
+            continue
+        keys = [c for c in ("unique_id", "ds") if c in frame.columns]
+        frame = frame.sort_values(keys, kind="stable") if keys else frame
+        digest.update(repr([(str(c), str(t)) for c, t in frame.dtypes.items()]).encode())
+        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
 
 
 def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
