@@ -51,14 +51,26 @@ panel = ds.panel
 
 # %% [markdown]
 # ## Cleaning log
-# Every rule that removed records, with what it removed. Nothing is dropped without a line here.
+# Every rule that removed or changed records, with what it did. Nothing is dropped or changed
+# without a line here. Transaction data: the cleaning rules (cancellations, returns,
+# non-products, outliers). A panel file: the data rules of the params' `data` section (missing
+# values, outliers, closed days, likely stock-outs; documented in `salesutils.panel_rules`),
+# then the gap and short-series rules.
 
 # %%
 if ds.cleaning_log is not None:
     display(ds.cleaning_log)
     plots.plot_cleaning_log(ds.cleaning_log)
-else:
-    display(Markdown("*The source is already a panel: no transaction cleaning.*"))
+if ds.rules_log is not None:
+    if len(ds.rules_log):
+        display(Markdown("Data rules that found something (rows and series affected, an "
+                         "example, what was done):"))
+        display(ds.rules_log)
+    else:
+        display(Markdown("*The data rules found no missing values, outliers, closed days or "
+                         "likely stock-outs.*"))
+if ds.cleaning_log is None and ds.rules_log is None:
+    display(Markdown("*The data is generated: no cleaning.*"))
 for note in ds.notes:
     display(Markdown(f"- {note}"))
 

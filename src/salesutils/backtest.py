@@ -4,6 +4,7 @@ Cutoffs are counted back from the end of the panel: the last window ends at the 
 earlier one ``step`` periods before. At a cutoff a model sees only rows with ``ds <= cutoff`` (and
 the future-known covariates of the h steps after it, as it would in production), so a backtest
 measures what the model would have done at that date and nothing it could not have known.
+Where the task names a ``closed`` column, forecasts of closed periods are 0 for every model.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import replace
 import pandas as pd
 
 from .models.base import ForecastModel, ForecastTask
+from .panel_rules import zero_closed
 
 __all__ = ["cutoffs", "cross_validation", "future_covariates", "forward_forecast"]
 
@@ -71,7 +73,8 @@ def cross_validation(
             t0 = time.perf_counter()
             if progress:
                 progress(f"cutoff {i + 1}/{len(cuts)} ({cutoff.date()}): {model.alias}")
-            fc = model.fit(train, fold_task).predict(fold_task)
+            fc = zero_closed(model.fit(train, fold_task).predict(fold_task), fold_task.future,
+                             task.closed, model.alias)
             seconds = time.perf_counter() - t0
             merged = merged.merge(fc, on=["unique_id", "ds"], how="left")
             rows.append({"cutoff": cutoff, "model": model.alias, "seconds": seconds,
@@ -91,6 +94,7 @@ def forward_forecast(models: Sequence[ForecastModel], panel: pd.DataFrame, task:
     """
     forecasts = None
     for model in models:
-        fc = model.fit(panel, task).predict(task)
+        fc = zero_closed(model.fit(panel, task).predict(task), task.future, task.closed,
+                         model.alias)
         forecasts = fc if forecasts is None else forecasts.merge(fc, on=["unique_id", "ds"])
     return forecasts

@@ -90,6 +90,14 @@ DATA_DEFAULTS: dict[str, dict[str, Any]] = {
         "historical_only": [],
         "fill_gaps": "error",  # error | zero | trim (see datasets.panel_file)
         "short_series": "error",  # error | keep | drop: series shorter than the horizon
+        # missing values, outliers, closed days, stock-outs (see salesutils.panel_rules)
+        "missing_target": "error",  # error | zero | interpolate
+        "missing_covariates": "keep",  # keep | carry | error
+        "outliers": "flag",  # flag | clip | keep; fence Q3 + outlier_k * IQR of positive sales
+        "outlier_k": 5.0,
+        "closed_col": None,  # a future-known 0/1 column, 0 = closed (structural zeros)
+        "stockouts": "flag",  # flag | keep: runs of >= stockout_run zeros in a selling series
+        "stockout_run": 4,
         "max_series": None,
         "name": None,
     },
@@ -275,11 +283,23 @@ def _validate(cfg: dict, source: str) -> None:
             raise ConfigError(f"unknown frequency {data['freq']!r} (pandas aliases such as D, "
                               "W-MON, MS)", source=source, key="data.freq") from None
     from .datasets.panel_file import GAP_RULES, SHORT_SERIES_RULES
+    from .panel_rules import RULES as PANEL_RULES
 
-    for key, allowed in {"fill_gaps": GAP_RULES, "short_series": SHORT_SERIES_RULES}.items():
+    for key, allowed in {"fill_gaps": GAP_RULES, "short_series": SHORT_SERIES_RULES,
+                         **PANEL_RULES}.items():
         if src == "panel" and data.get(key) is not None and data[key] not in allowed:
             raise ConfigError(f"unknown rule {data.get(key)!r}" + _suggest_value(
                 str(data.get(key)), allowed), source=source, key=f"data.{key}")
+    if src == "panel":
+        if data.get("outlier_k") is not None and data["outlier_k"] <= 0:
+            raise ConfigError(f"must be > 0, got {data['outlier_k']!r}", source=source,
+                              key="data.outlier_k")
+        if data.get("stockout_run") is not None and data["stockout_run"] < 2:
+            raise ConfigError(f"must be at least 2 periods, got {data['stockout_run']!r}",
+                              source=source, key="data.stockout_run")
+        if data.get("closed_col") and data["closed_col"] not in (data.get("future_known") or []):
+            raise ConfigError(f"{data['closed_col']!r} must be one of data.future_known (the "
+                              "closures are known ahead)", source=source, key="data.closed_col")
     for key in cfg["backtest"]:
         if key not in DEFAULTS["backtest"]:
             raise ConfigError("unknown key" + _suggest(key, list(DEFAULTS["backtest"])),

@@ -65,8 +65,11 @@ class Session:
                 self.save(frame, name)
         if ds.cleaning_log is not None:
             self.save(ds.cleaning_log, "cleaning_log")
+        if ds.rules_log is not None:
+            self.save(ds.rules_log, "rules_log")
         self.save({"name": ds.name, "description": ds.description, "freq": ds.freq,
                    "roles": ds.roles, "notes": ds.notes, "summary": ds.summary(),
+                   "closed_col": ds.closed_col,
                    "checksums": ds.checksums(),
                    "truth": _jsonable(ds.truth) if ds.truth else None}, "dataset")
 
@@ -76,7 +79,8 @@ class Session:
         return Dataset(name=meta["name"], panel=self.load("panel"), freq=meta["freq"],
                        roles=meta["roles"], static=self.load("static", missing_ok=True),
                        future=self.load("future", missing_ok=True),
-                       description=meta["description"], notes=meta.get("notes", []))
+                       description=meta["description"], notes=meta.get("notes", []),
+                       closed_col=meta.get("closed_col"))
 
     def task(self, ds: Dataset, **extra):
         from .models import ForecastTask
@@ -84,7 +88,8 @@ class Session:
         return ForecastTask(freq=ds.freq, h=self.cfg.horizon, season_length=self.season_length,
                             level=tuple(int(lv) for lv in self.cfg.level), seed=self.cfg.seed,
                             n_jobs=self.cfg.n_jobs, future=ds.future, static=ds.static,
-                            roles=ds.roles, workdir=str(self.artifacts / "models"), **extra)
+                            roles=ds.roles, closed=ds.closed_col,
+                            workdir=str(self.artifacts / "models"), **extra)
 
     def models(self, *families: str):
         """The configured models of some families (``stats``, ``tree``, ``deep``): their aliases and

@@ -283,13 +283,15 @@ def validate_panel(
     target_col: str | None = "y",
     numeric_cols: Iterable[str] = (),
     allow_negative: bool = False,
+    allow_missing_target: bool = False,
 ) -> pd.DataFrame:
     """Check a long panel against the data contract and return it with normalised dtypes.
 
     ``unique_id`` becomes string, ``ds`` naive datetime64[ns], ``y`` and ``numeric_cols`` float64;
     rows are sorted by (unique_id, ds). Raises :class:`DataError` for an empty frame, a missing
     column, unparsable dates, non-numeric or non-finite targets, negative targets (unless
-    ``allow_negative``), duplicate (unique_id, ds) and, when ``freq`` is given, dates off its grid
+    ``allow_negative``), missing targets (unless ``allow_missing_target``: a rule of
+    :mod:`salesutils.panel_rules` handles them), duplicate (unique_id, ds) and, when ``freq`` is given, dates off its grid
     (naming the series: a daily series in a weekly panel).
     """
     check_not_empty(df, source=source)
@@ -302,7 +304,7 @@ def validate_panel(
         )
     out = coerce_datetime(out, time_col, source=source)
     if target_col:
-        out = coerce_numeric(out, target_col, source=source)
+        out = coerce_numeric(out, target_col, source=source, allow_missing=allow_missing_target)
         if not allow_negative:
             check_non_negative(out, target_col, source=source, id_col=id_col, time_col=time_col)
     for col in numeric_cols:

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..panel_rules import DEFAULTS as PANEL_RULE_DEFAULTS
 from .base import PREPARED, Dataset, file_sha256, frames_sha256
 
 __all__ = ["Dataset", "PREPARED", "file_sha256", "frames_sha256", "load_dataset"]
@@ -68,7 +69,8 @@ def _panel(data: Mapping[str, Any], horizon: int) -> Dataset:
         static_path=resolve_path(data["static_path"]) if data.get("static_path") else None,
         fill_gaps_rule=data.get("fill_gaps") or "error", max_series=data.get("max_series"),
         name=data.get("name"), horizon=horizon,
-        short_series_rule=data.get("short_series") or "error")
+        short_series_rule=data.get("short_series") or "error",
+        rules={key: data.get(key) for key in PANEL_RULE_DEFAULTS})
 
 
 def load_dataset(data: Mapping[str, Any], horizon: int, seed: int = 0) -> Dataset:

@@ -19,7 +19,10 @@ class Dataset:
     (in ``panel`` and, for the horizon, in ``future``) and ``historical_only`` (in ``panel`` only:
     known after the fact, never a feature of the future). ``sources`` are the files read (their
     checksums go into run.json); ``cleaning_log`` and ``transactions`` exist for transaction data;
-    ``truth`` holds the known effects of synthetic data.
+    ``rules_log`` says what the :mod:`salesutils.panel_rules` found in a panel file (missing
+    values, outliers, closed days, stock-outs) and did; ``closed_col`` names the future-known
+    column whose 0 means closed (forecasts of those periods are 0); ``truth`` holds the known
+    effects of synthetic data.
     """
 
     name: str
@@ -35,6 +38,8 @@ class Dataset:
     transactions: pd.DataFrame | None = None
     truth: dict | None = None
     notes: list[str] = field(default_factory=list)
+    rules_log: pd.DataFrame | None = None
+    closed_col: str | None = None
 
     @property
     def n_series(self) -> int:

@@ -25,6 +25,7 @@ import pandas as pd
 from ..errors import DataError
 from ..validation import (check_min_length, check_unique_keys, coarser_series, require_columns,
                           validate_panel)
+from ..panel_rules import apply_panel_rules
 from .base import Dataset
 
 __all__ = ["GAP_RULES", "SHORT_SERIES_RULES", "read_table", "load_panel_file", "fill_gaps",
@@ -107,10 +108,10 @@ def fill_gaps(panel: pd.DataFrame, freq: str, rule: str, *, source: str,
                         source=source, column=column)
     index = pd.MultiIndex.from_tuples([(u, d) for u, ds in expected.items() for d in ds],
                                       names=["unique_id", "ds"])
-    full = panel.set_index(["unique_id", "ds"]).reindex(index)
-    missing = full["y"].isna()
+    full = panel.assign(_row=True).set_index(["unique_id", "ds"]).reindex(index)
+    missing = full.pop("_row").isna()  # a row that is there with a missing y is no gap
     if rule == "zero":
-        full["y"] = full["y"].fillna(0.0)
+        full.loc[missing, "y"] = 0.0
         for col in carry:
             full[col] = full[col].groupby(level=0).ffill()
         out = full.reset_index()
@@ -169,11 +170,13 @@ def load_panel_file(
     name: str | None = None,
     horizon: int | None = None,
     short_series_rule: str = "error",
+    rules: dict | None = None,
 ) -> Dataset:
     """Load a panel file and its optional future and static files into a :class:`Dataset`.
 
     ``horizon``: when given, series with fewer periods are handled by ``short_series_rule``, and
-    the future file must cover it (:func:`check_future_covers`).
+    the future file must cover it (:func:`check_future_covers`). ``rules``: the
+    :mod:`salesutils.panel_rules` settings (missing values, outliers, closed days, stock-outs).
     """
     path = Path(path)
     src = path.name
@@ -183,8 +186,10 @@ def load_panel_file(
     static, future_known, historical_only = list(static), list(future_known), list(historical_only)
     declared = future_known + historical_only
     static_in_panel = [c for c in static if c in raw.columns]
+    rules = {k: v for k, v in (rules or {}).items() if v is not None}
     panel = validate_panel(raw, source=src, freq=freq, id_col=id_col, time_col=time_col,
-                           target_col=target_col, numeric_cols=[])
+                           target_col=target_col, numeric_cols=[],
+                           allow_missing_target=rules.get("missing_target", "error") != "error")
     require_columns(raw, declared, source=src)
     for col in declared:  # categorical covariates (e.g. StateHoliday "a"/"b"/"c") stay as they are
         if panel[col].dtype == object or pd.api.types.is_string_dtype(panel[col]):
@@ -201,6 +206,8 @@ def load_panel_file(
         panel, short_notes = short_series(panel, horizon, short_series_rule, source=src,
                                           column=id_col)
         notes += short_notes
+    panel, rules_log = apply_panel_rules(panel.reset_index(drop=True), source=src,
+                                         covariates=declared, **rules)
     sources = [path]
     static_df = None
     if static_path:
@@ -236,7 +243,8 @@ def load_panel_file(
     roles = {"static": static, "future_known": future_known, "historical_only": historical_only}
     ds = Dataset(name=name or path.stem, panel=panel.reset_index(drop=True), freq=freq,
                  roles=roles, static=static_df, future=future_df, sources=sources,
-                 description=f"panel file {src}", notes=notes)
+                 description=f"panel file {src}", notes=notes, rules_log=rules_log,
+                 closed_col=rules.get("closed_col"))
     if horizon:
         check_future_covers(ds, horizon, source=future_path.name if future_path else None,
                             column=time_col)

@@ -26,7 +26,9 @@ class ForecastTask:
 
     ``future`` holds the future-known covariates for the forecast horizon (one row per series and
     step); ``static`` the static attributes; ``roles`` the declared covariate roles, so that a model
-    can never use a historical-only covariate as if it were known ahead.
+    can never use a historical-only covariate as if it were known ahead. ``closed``: a
+    future-known 0/1 column whose 0 means closed; the backtest and the forward forecast set every
+    model's forecast of a closed period to 0 (:func:`salesutils.panel_rules.zero_closed`).
     """
 
     freq: str
@@ -38,6 +40,7 @@ class ForecastTask:
     future: pd.DataFrame | None = None
     static: pd.DataFrame | None = None
     roles: dict[str, list[str]] = field(default_factory=dict)
+    closed: str | None = None
     workdir: str | None = None  # where a model may write checkpoints (inside the run folder)
 
 
