@@ -40,6 +40,7 @@ backtest = None
 models = None
 model_params = None
 n_jobs = None
+compute = None
 report = None
 inventory = None
 
@@ -47,16 +48,18 @@ inventory = None
 import pandas as pd
 from IPython.display import Markdown, display
 
-from salesutils import explain, features, plots, results, session
+from salesutils import compute, explain, features, plots, results, session
 from salesutils.backtest import cross_validation, forward_forecast
 
 nb = session.start(globals())
 ds = nb.dataset()
 task = nb.task(ds)
+client = compute.get_client(nb.cfg)  # a Dask client when compute.backend is dask, else None
 aliases, make = nb.models("stats", "tree")
 display(Markdown(f"Models: **{', '.join(aliases) or 'none'}**; horizon {task.h}, "
                  f"season length {task.season_length}, {ds.n_series} series, "
-                 f"{nb.cfg.backtest.n_windows} backtest cutoffs, {task.n_jobs} process(es)."))
+                 f"{nb.cfg.backtest.n_windows} backtest cutoffs, per-series fits on "
+                 f"{compute.describe(client, task.n_jobs)}."))
 
 # %% [markdown]
 # ## Backtest leaderboard
@@ -103,7 +106,7 @@ if aliases:
 # %% [markdown]
 # ## Time spent
 # Fit + predict seconds per model over all cutoffs (per-series models run in
-# `n_jobs` processes).
+# `n_jobs` processes, or on the Dask cluster of `compute`).
 
 # %%
 if aliases:
@@ -126,6 +129,7 @@ if aliases:
     best = [m for m in board["model"] if m in forecasts.columns][:3]
     top = ds.panel.groupby("unique_id")["y"].sum().nlargest(4).index.tolist()
     plots.plot_forecasts(ds.panel, forecasts, best, top, n_history=3 * task.h)
+compute.close_client(client)  # the per-series fits are done: stop the Dask workers
 
 # %% [markdown]
 # ## What drives the tree model

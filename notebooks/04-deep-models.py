@@ -49,6 +49,7 @@ backtest = None
 models = None
 model_params = None
 n_jobs = None
+compute = None
 report = None
 inventory = None
 

@@ -49,6 +49,11 @@ DEFAULTS: dict[str, Any] = {
                "sba", "tsb", "lgbm", "lgbm_recursive", "mlp"],
     "model_params": {},
     "n_jobs": 1,
+    # where the per-series statistical fits run (salesutils.compute): backend "processes" (n_jobs
+    # local processes) or "dask"; scheduler None: a LocalCluster of n_workers (None: n_jobs)
+    # one-thread processes, else a running cluster's address (tcp://host:8786); both ignored
+    # with processes, n_workers ignored with an address
+    "compute": {"backend": "processes", "scheduler": None, "n_workers": None},
     "report": {"top_products": 6, "title": None},
     # the order-up-to policy of notebook 05 (salesutils.decisions): the target service level (the
     # forecast quantile stocked up to) and money per unit, relative to a unit's price of 1:
@@ -101,7 +106,42 @@ DATA_DEFAULTS: dict[str, dict[str, Any]] = {
         "max_series": None,
         "name": None,
     },
+    # Kaggle's Rossmann files in a folder (see datasets.rossmann): train, store, optional test
+    "rossmann": {
+        "source": "rossmann",
+        "folder": None,
+        "freq": "D",  # daily only
+        "holdout": None,  # n: the last n days of train are the horizon (needed without test.csv)
+        "fill_gaps": "trim",  # the 180 stores without 2014-07..12 are kept from 2015 on
+        "short_series": "error",
+        "missing_target": "error",
+        "missing_covariates": "keep",
+        "outliers": "flag",
+        "outlier_k": 5.0,
+        "stockouts": "flag",
+        "stockout_run": 4,
+        "max_series": None,  # the first n stores by number
+    },
+    # Kaggle's M5 files in a folder (see datasets.m5): calendar, sell_prices, a sales file
+    "m5": {
+        "source": "m5",
+        "folder": None,
+        "sales_file": None,  # None: sales_train_evaluation/validation, else the one sales* file
+        "freq": "MS",  # D, W-xxx (weeks starting that day) or MS; sales are summed per period
+        "trim_partial": None,  # None: true for W and MS (drop a first/last period not covered)
+        "fill_gaps": "error",  # missing rows of a long sales table
+        "short_series": "error",
+        "missing_covariates": "keep",
+        "outliers": "flag",
+        "outlier_k": 5.0,
+        "stockouts": "flag",
+        "stockout_run": 4,
+        "max_series": None,  # the first n series of the sales file
+    },
 }
+
+#: Data sources that take the data rules of salesutils.panel_rules (and fill_gaps, short_series).
+_RULE_SOURCES = ("panel", "rossmann", "m5")
 
 TOP_LEVEL_KEYS = tuple(DEFAULTS)
 
@@ -248,6 +288,39 @@ def _check_type(value: Any, expected: Any, key: str, source: str) -> None:
         )
 
 
+def _validate_kaggle(cfg: dict, source: str) -> None:
+    """The keys of the Kaggle folder sources whose default is None (no type to check against)."""
+    data, src = cfg["data"], cfg["data"]["source"]
+    if not isinstance(data.get("folder"), str) or not data["folder"].strip():
+        raise ConfigError(f"a {src} data source needs the folder of its Kaggle files, got "
+                          f"{data.get('folder')!r}", source=source, key="data.folder")
+    if src == "rossmann" and data.get("freq") != "D":
+        raise ConfigError(f"Rossmann is loaded daily: freq must be 'D', got {data.get('freq')!r}",
+                          source=source, key="data.freq")
+    if src == "m5":
+        from .datasets.periods import SUPPORTED, check_freq
+        from .errors import DataError
+
+        try:
+            check_freq(str(data.get("freq")), source=source)
+        except DataError:
+            raise ConfigError(f"unsupported frequency {data.get('freq')!r} ({SUPPORTED})",
+                              source=source, key="data.freq") from None
+        for key, kind in (("sales_file", str), ("trim_partial", bool)):
+            if data.get(key) is not None and not isinstance(data[key], kind):
+                raise ConfigError(f"expected {kind.__name__} or null, got "
+                                  f"{type(data[key]).__name__} {data[key]!r}", source=source,
+                                  key=f"data.{key}")
+    holdout = data.get("holdout")
+    if holdout is not None:
+        if not isinstance(holdout, int) or isinstance(holdout, bool) or not 1 <= holdout <= 10**5:
+            raise ConfigError(f"must be null or a number of days in [1, 100000], got {holdout!r}",
+                              source=source, key="data.holdout")
+        if isinstance(cfg["horizon"], int) and holdout < cfg["horizon"]:
+            raise ConfigError(f"{holdout} held-out days cannot give the future covariates of a "
+                              f"{cfg['horizon']}-day horizon", source=source, key="data.holdout")
+
+
 def _validate(cfg: dict, source: str) -> None:
     for key in cfg:
         if key not in DEFAULTS:
@@ -274,6 +347,8 @@ def _validate(cfg: dict, source: str) -> None:
     if src == "panel" and not data.get("freq"):
         raise ConfigError("a panel data source needs its frequency (e.g. D, W-MON, MS)",
                           source=source, key="data.freq")
+    if src in ("rossmann", "m5"):
+        _validate_kaggle(cfg, source)
     if data.get("freq"):
         try:
             import pandas as pd
@@ -287,10 +362,10 @@ def _validate(cfg: dict, source: str) -> None:
 
     for key, allowed in {"fill_gaps": GAP_RULES, "short_series": SHORT_SERIES_RULES,
                          **PANEL_RULES}.items():
-        if src == "panel" and data.get(key) is not None and data[key] not in allowed:
+        if src in _RULE_SOURCES and data.get(key) is not None and data[key] not in allowed:
             raise ConfigError(f"unknown rule {data.get(key)!r}" + _suggest_value(
                 str(data.get(key)), allowed), source=source, key=f"data.{key}")
-    if src == "panel":
+    if src in _RULE_SOURCES:
         if data.get("outlier_k") is not None and data["outlier_k"] <= 0:
             raise ConfigError(f"must be > 0, got {data['outlier_k']!r}", source=source,
                               key="data.outlier_k")
@@ -309,6 +384,7 @@ def _validate(cfg: dict, source: str) -> None:
             if key not in DEFAULTS[section]:
                 raise ConfigError("unknown key" + _suggest(key, list(DEFAULTS[section])),
                                   source=source, key=f"{section}.{key}")
+    _validate_compute(cfg["compute"], source)
     for key, value in cfg["inventory"].items():
         _check_type(value, DEFAULTS["inventory"][key], f"inventory.{key}", source)
         if key == "service_level" and not 0 < value < 1:
@@ -329,7 +405,7 @@ def _validate(cfg: dict, source: str) -> None:
         checks.append(("season_length", cfg["season_length"], 1, 1000))
     if src in ("online_retail",) and data.get("top_n") is not None:
         checks.append(("data.top_n", data["top_n"], 1, 10**7))
-    if src == "panel" and data.get("max_series") is not None:
+    if src in _RULE_SOURCES and data.get("max_series") is not None:
         checks.append(("data.max_series", data["max_series"], 1, 10**8))
     if src == "synthetic":
         checks += [("data.n_series", data["n_series"], 1, 10**6),
@@ -357,6 +433,38 @@ def _validate(cfg: dict, source: str) -> None:
             raise ConfigError(f"parameters for unknown model {name!r}"
                               + _suggest(str(name), sorted(MODELS)),
                               source=source, key="model_params")
+
+
+def _validate_compute(compute: Any, source: str) -> None:
+    from .compute import BACKENDS, PROTOCOLS
+
+    if not isinstance(compute, dict):
+        raise ConfigError(f"expected a mapping ({', '.join(DEFAULTS['compute'])}), got "
+                          f"{compute!r}", source=source, key="compute")
+    for key in compute:
+        if key not in DEFAULTS["compute"]:
+            raise ConfigError("unknown key" + _suggest(key, list(DEFAULTS["compute"])),
+                              source=source, key=f"compute.{key}")
+    backend = compute.get("backend")
+    if backend not in BACKENDS:
+        raise ConfigError(f"unknown backend {backend!r}" + _suggest_value(str(backend), BACKENDS),
+                          source=source, key="compute.backend")
+    address = compute.get("scheduler")
+    if address is not None:
+        if not isinstance(address, str) or not address.strip() or any(c.isspace() for c in address):
+            raise ConfigError(f"expected null (start a LocalCluster) or a scheduler address such "
+                              f"as tcp://host:8786, got {address!r}", source=source,
+                              key="compute.scheduler")
+        protocol = address.split("://", 1)[0] if "://" in address else "tcp"
+        if protocol not in PROTOCOLS:
+            raise ConfigError(f"unknown protocol {protocol!r} in {address!r}"
+                              + _suggest_value(protocol, PROTOCOLS), source=source,
+                              key="compute.scheduler")
+    n_workers = compute.get("n_workers")
+    if n_workers is not None and (not isinstance(n_workers, int) or isinstance(n_workers, bool)
+                                  or not 1 <= n_workers <= 1024):
+        raise ConfigError(f"must be null (= n_jobs) or an integer in [1, 1024], got {n_workers!r}",
+                          source=source, key="compute.n_workers")
 
 
 def resolve(

@@ -77,6 +77,17 @@ def upper_fence(y: pd.Series, k: float) -> float:
     return float(q3 + k * max(q3 - q1, 1e-9 * max(q3, 1.0)))
 
 
+def _fences(panel: pd.DataFrame, k: float) -> pd.Series:
+    """:func:`upper_fence` of every series at once, aligned with ``panel``'s rows (vectorised:
+    30,490 M5 series in a second instead of a Python call each)."""
+    pos = panel["y"].where(panel["y"] > 0)
+    by = pos.groupby(panel["unique_id"], sort=False)
+    q1, q3, n = by.quantile(0.25), by.quantile(0.75), by.count()
+    fence = q3 + k * np.maximum(q3 - q1, 1e-9 * np.maximum(q3, 1.0))
+    fence[n < 8] = np.inf
+    return panel["unique_id"].map(fence).astype(float)
+
+
 def stockout_runs(y: np.ndarray, min_run: int, min_selling_share: float = 0.9,
                   closed: np.ndarray | None = None) -> list[tuple[int, int]]:
     """(start, length) of every run of at least ``min_run`` zero periods strictly inside ``y``
@@ -181,8 +192,7 @@ def apply_panel_rules(panel: pd.DataFrame, *, source: str, covariates: Sequence[
              "kept (inconsistent with the closure: check the source)")
 
     if outliers != "keep":
-        fence = panel.groupby("unique_id", sort=False)["y"].transform(
-            lambda s: upper_fence(s, outlier_k))
+        fence = _fences(panel, outlier_k)
         high = panel["y"] > fence
         if outliers == "clip":
             note("outliers", f"clip (k = {outlier_k:g})", high, "set to the series' upper fence")

@@ -87,7 +87,8 @@ class Session:
 
         return ForecastTask(freq=ds.freq, h=self.cfg.horizon, season_length=self.season_length,
                             level=tuple(int(lv) for lv in self.cfg.level), seed=self.cfg.seed,
-                            n_jobs=self.cfg.n_jobs, future=ds.future, static=ds.static,
+                            n_jobs=self.cfg.n_jobs, backend=self.cfg.compute.backend,
+                            future=ds.future, static=ds.static,
                             roles=ds.roles, closed=ds.closed_col,
                             workdir=str(self.artifacts / "models"), **extra)
 

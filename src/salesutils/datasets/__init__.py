@@ -1,7 +1,8 @@
 """Data set loaders: every source ends as a :class:`Dataset` in the panel contract.
 
 ``load_dataset(params.data, horizon, seed)`` is what the notebooks call; the source-specific
-loaders (shipped Online Retail, synthetic generator, any panel file) are importable on their own.
+loaders (shipped Online Retail, synthetic generator, any panel file, Kaggle's Rossmann and M5
+folders) are importable on their own.
 """
 
 from __future__ import annotations
@@ -73,6 +74,32 @@ def _panel(data: Mapping[str, Any], horizon: int) -> Dataset:
         rules={key: data.get(key) for key in PANEL_RULE_DEFAULTS})
 
 
+def _rules(data: Mapping[str, Any]) -> dict:
+    """The panel_rules settings a source's params hold (the Kaggle sources lack closed_col)."""
+    return {key: data[key] for key in PANEL_RULE_DEFAULTS if key in data}
+
+
+def _rossmann(data: Mapping[str, Any], horizon: int) -> Dataset:
+    from ..config import resolve_path
+    from .rossmann import load_rossmann
+
+    return load_rossmann(resolve_path(data["folder"]), horizon=horizon, holdout=data.get("holdout"),
+                         fill_gaps_rule=data.get("fill_gaps") or "trim",
+                         short_series_rule=data.get("short_series") or "error",
+                         max_series=data.get("max_series"), rules=_rules(data))
+
+
+def _m5(data: Mapping[str, Any], horizon: int) -> Dataset:
+    from ..config import resolve_path
+    from .m5 import load_m5
+
+    return load_m5(resolve_path(data["folder"]), freq=data["freq"], horizon=horizon,
+                   sales_file=data.get("sales_file"), trim_partial=data.get("trim_partial"),
+                   fill_gaps_rule=data.get("fill_gaps") or "error",
+                   short_series_rule=data.get("short_series") or "error",
+                   max_series=data.get("max_series"), rules=_rules(data))
+
+
 def load_dataset(data: Mapping[str, Any], horizon: int, seed: int = 0) -> Dataset:
     """Load the data set a params file's ``data`` section describes (already validated)."""
     source = data["source"]
@@ -82,4 +109,8 @@ def load_dataset(data: Mapping[str, Any], horizon: int, seed: int = 0) -> Datase
         return _synthetic(data, horizon, seed)
     if source == "panel":  # checks the horizon too: short series, future covariates
         return _panel(data, horizon)
+    if source == "rossmann":  # Kaggle's files in data.folder; checks the horizon too
+        return _rossmann(data, horizon)
+    if source == "m5":
+        return _m5(data, horizon)
     raise ValueError(f"unknown data source {source!r}")

@@ -37,6 +37,9 @@ class ForecastTask:
     level: tuple[int, ...] = (80,)
     seed: int = 0
     n_jobs: int = 1
+    # compute.backend: "processes" (per-series fits in n_jobs local processes) or "dask" (on the
+    # client of salesutils.compute.get_client, which must be open while the model predicts)
+    backend: str = "processes"
     future: pd.DataFrame | None = None
     static: pd.DataFrame | None = None
     roles: dict[str, list[str]] = field(default_factory=dict)

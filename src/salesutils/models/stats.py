@@ -5,7 +5,8 @@ and the interval bounds for ``h`` steps::
 
     f(y, h, level, season_length, **params) -> {"mean": arr, "lo-80": arr, "hi-80": arr, ...}
 
-:class:`LocalModel` maps it over every series of a panel (in parallel with ``n_jobs``) and assembles
+:class:`LocalModel` maps it over every series of a panel (in parallel with ``n_jobs``, or on a Dask
+cluster with ``task.backend == "dask"``: :mod:`salesutils.compute`) and assembles
 the long forecast frame. A series the model cannot handle (too short, constant, optimiser failure,
 non-finite output, any exception) gets the forecast of a named simpler model (the class's
 ``fallback_alias``: ``"naive"``, or ``"seasonal_naive"``, which itself falls back to the naive
@@ -462,6 +463,12 @@ def _run_chunk(func: Callable, fallback: str, chunk: list[tuple[str, np.ndarray,
     return out
 
 
+def _run_shared_chunk(shared: tuple[Callable, str, dict], chunk: list) -> list:
+    """:func:`_run_chunk` with (func, fallback, kwargs) scattered once to the Dask workers."""
+    func, fallback, kwargs = shared
+    return _run_chunk(func, fallback, chunk, kwargs)
+
+
 class LocalModel(ForecastModel):
     """A model fitted separately on each series, by a function ``f(y, h, level, ...) -> Result``.
 
@@ -559,7 +566,7 @@ class LocalModel(ForecastModel):
         extras = (self._future_exog(task, dates) if self.uses_future_covariates
                   else [{} for _ in self._series])
         items = [(uid, y, extra) for (uid, y, _), extra in zip(self._series, extras)]
-        results = self._map(items, kwargs, task.n_jobs)
+        results = self._map(items, kwargs, task.n_jobs, task.backend)
         self.fallbacks = [{"unique_id": uid, "model": self.alias, "used": used, "reason": why}
                           for uid, _, why, used in results if why]
         fc = pd.DataFrame({
@@ -572,16 +579,31 @@ class LocalModel(ForecastModel):
                 fc[f"{self.alias}-{key}"] = np.concatenate([res[key] for _, res, _, _ in results])
         return clip_non_negative(add_interval_quantiles(fc, self.alias), self.alias)
 
-    def _map(self, items, kwargs, n_jobs):
-        if n_jobs == 1 or len(items) < 20:
+    def _map(self, items, kwargs, n_jobs, backend="processes"):
+        """``_run_chunk`` over all series: here, in ``n_jobs`` processes, or on the Dask cluster
+        (``backend="dask"``, the client of :func:`salesutils.compute.get_client`), in 4 chunks
+        of series per worker; the results in the order of ``items`` whatever the backend."""
+        if (backend != "dask" and n_jobs == 1) or len(items) < 20:
             return _run_chunk(self.func, self.fallback_alias, items, kwargs)
-        from joblib import Parallel, delayed
+        if backend == "dask":
+            from ..compute import current_client
 
-        n_workers = n_jobs if n_jobs > 0 else max(1, os.cpu_count() or 1)
+            client = current_client()
+            n_workers = max(1, sum(client.nthreads().values()))
+        else:
+            n_workers = n_jobs if n_jobs > 0 else max(1, os.cpu_count() or 1)
         n_chunks = min(len(items), n_workers * 4)
         chunks = [items[i::n_chunks] for i in range(n_chunks)]
-        parts = Parallel(n_jobs=n_workers)(
-            delayed(_run_chunk)(self.func, self.fallback_alias, c, kwargs) for c in chunks)
+        if backend == "dask":
+            # the function, fallback and kwargs travel once per worker, the series once each
+            [shared] = client.scatter([(self.func, self.fallback_alias, kwargs)], broadcast=True)
+            parts = client.gather(client.map(_run_shared_chunk, [shared] * n_chunks, chunks,
+                                             pure=False))
+        else:
+            from joblib import Parallel, delayed
+
+            parts = Parallel(n_jobs=n_workers)(
+                delayed(_run_chunk)(self.func, self.fallback_alias, c, kwargs) for c in chunks)
         merged = {row[0]: row for part in parts for row in part}
         return [merged[uid] for uid, _, _ in items]
 
