@@ -122,11 +122,13 @@ def apply_panel_rules(panel: pd.DataFrame, *, source: str, covariates: Sequence[
                       missing_target: str = "error", missing_covariates: str = "keep",
                       outliers: str = "flag", outlier_k: float = 5.0,
                       closed_col: str | None = None, stockouts: str = "flag",
-                      stockout_run: int = 4) -> tuple[pd.DataFrame, pd.DataFrame]:
+                      stockout_run: int = 4, target_name: str = "y"
+                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Apply the rules (module table) to a validated panel sorted by (unique_id, ds).
 
     Returns the panel and the log: one row per rule that found something (rule, setting, rows,
-    series, an example, what was done).
+    series, an example, what was done). ``target_name``: the target's name in the file, for
+    error messages.
     """
     for key, value in (("missing_target", missing_target), ("missing_covariates",
                        missing_covariates), ("outliers", outliers), ("stockouts", stockouts)):
@@ -146,9 +148,11 @@ def apply_panel_rules(panel: pd.DataFrame, *, source: str, covariates: Sequence[
     missing = panel["y"].isna()
     if missing.any():
         if missing_target == "error":
-            raise DataError(f"{int(missing.sum())} missing value(s), first "
-                            f"{_example(panel, missing)} (set data.missing_target to zero or "
-                            "interpolate to accept them)", source=source, column="y")
+            first = panel.loc[missing].iloc[0]
+            raise DataError(f"{int(missing.sum())} missing value(s), first {first['unique_id']} "
+                            f"at {pd.Timestamp(first['ds']).date()} (set data.missing_target to "
+                            "zero or interpolate to accept them)", source=source,
+                            column=target_name)
         note("missing target", missing_target, missing,
              "set to 0 (nothing sold)" if missing_target == "zero"
              else "interpolated linearly within the series")

@@ -189,7 +189,7 @@ def load_panel_file(
     rules = {k: v for k, v in (rules or {}).items() if v is not None}
     panel = validate_panel(raw, source=src, freq=freq, id_col=id_col, time_col=time_col,
                            target_col=target_col, numeric_cols=[],
-                           allow_missing_target=rules.get("missing_target", "error") != "error")
+                           allow_missing_target=True)  # data.missing_target decides, below
     require_columns(raw, declared, source=src)
     for col in declared:  # categorical covariates (e.g. StateHoliday "a"/"b"/"c") stay as they are
         if panel[col].dtype == object or pd.api.types.is_string_dtype(panel[col]):
@@ -207,7 +207,7 @@ def load_panel_file(
                                           column=id_col)
         notes += short_notes
     panel, rules_log = apply_panel_rules(panel.reset_index(drop=True), source=src,
-                                         covariates=declared, **rules)
+                                         covariates=declared, target_name=target_col, **rules)
     sources = [path]
     static_df = None
     if static_path:
