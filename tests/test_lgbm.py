@@ -105,6 +105,16 @@ def test_forecast_contract_with_short_and_late_series(alias):
     assert fc.loc[fc["unique_id"] == "gone", alias].between(3, 12).all()  # its own level, not 0
 
 
+@pytest.mark.parametrize("alias", STRATEGIES)
+def test_a_panel_without_sales_forecasts_zero(alias):
+    """Tweedie cannot start from labels that sum to 0 (products that never sold in the training
+    rows): the fit falls back to squared error and forecasts 0, it does not crash the run."""
+    panel = make_panel(n_series=3, periods=60).assign(y=0.0)
+    task = ForecastTask(freq="W-MON", h=4, season_length=52, n_jobs=1)
+    fc = lgbm(alias, **FAST).fit(panel, task).predict(task)
+    assert len(fc) == 3 * 4 and np.allclose(fc[alias], 0.0)
+
+
 def test_predict_needs_the_future_known_covariates():
     data = generate_synthetic(n_series=6, periods=60, horizon=4, seed=2)
     task = synthetic_task(data, 4)

@@ -554,6 +554,14 @@ class LGBMGlobal(ForecastModel):
         val = tt >= self.n_train - self.h
         want_es = bool(self.params["early_stopping_rounds"])
         use_es = want_es and val.any() and (~val).any()
+        if params.get("objective") in ("tweedie", "poisson", "gamma") and (
+                label.sum() <= 0 or (use_es and label[~val].sum() <= 0)):
+            # LightGBM stops with "sum of labels is zero" (a panel of products that never sold):
+            # squared error learns the same zeros without the log link
+            log.warning("lgbm: no sales in the training rows: the %s objective is replaced by "
+                        "squared error for this fit", params["objective"])
+            params = params | {"objective": "regression"}
+            params.pop("tweedie_variance_power", None)
         self.models = []
         for bucket in self._plan():
             L = self._min_lag(bucket)
