@@ -94,7 +94,8 @@ orders = decisions.order_up_to_levels(forecasts, champion, inv["service_level"])
 summary = results.executive_summary(head, board, tests, cal, policies, orders, forecasts,
                                     champion=champion, best_classical=best_classical,
                                     top=top, titles=titles, horizon=h, inventory=inv,
-                                    n_windows=nb.cfg.backtest.n_windows)
+                                    n_windows=nb.cfg.backtest.n_windows,
+                                    unit=nb.cfg.report.unit)
 head.update(summary["headline"])
 head["summary"] = summary["text"]
 head["title"] = nb.cfg.report.title or f"Sales forecast: {ds.name}"

@@ -150,6 +150,13 @@ def test_executive_summary_answers_the_questions_with_numbers():
     assert "worth 25 (25% of the cost)" in text
     assert out["headline"]["inventory_saving"] == 25.0
     assert out["headline"]["gain_vs_best_classical"] == pytest.approx(1 - 0.8 / 0.9)
+    assert "costs per unit as set" in text
+    revenue = results.executive_summary(head, board, tests, cal, policies, orders, forecasts,
+                                        champion="mlp", best_classical="ets", top=["a", "b"],
+                                        titles=None, horizon=2, inventory={"service_level": 0.9},
+                                        n_windows=3, unit="EUR of sales")["text"]
+    assert "30 EUR of sales across" in revenue and "units" not in revenue
+    assert "costs per EUR of sales as set" in revenue
 
 
 def test_executive_summary_says_when_the_champion_policy_costs_more():

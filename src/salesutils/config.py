@@ -54,7 +54,9 @@ DEFAULTS: dict[str, Any] = {
     # one-thread processes, else a running cluster's address (tcp://host:8786); both ignored
     # with processes, n_workers ignored with an address
     "compute": {"backend": "processes", "scheduler": None, "n_workers": None},
-    "report": {"top_products": 6, "title": None},
+    # unit: what the target counts, in the executive summary ("units", or "EUR of sales" where
+    # the target is revenue, as Rossmann's)
+    "report": {"top_products": 6, "title": None, "unit": "units"},
     # the order-up-to policy of notebook 05 (salesutils.decisions): the target service level (the
     # forecast quantile stocked up to) and money per unit, relative to a unit's price of 1:
     # holding cost per period in stock, shortage cost (the margin lost on a sale missed), and

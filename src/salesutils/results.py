@@ -399,6 +399,11 @@ def effects_table(effects: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def _singular(unit: str) -> str:
+    """'units' -> 'unit', 'EUR of sales' -> 'EUR of sales'."""
+    return unit[:-1] if unit.endswith("s") and " " not in unit else unit
+
+
 def _calibration_word(observed: float, nominal: float, tol: float = 0.05) -> str:
     if not np.isfinite(observed):
         return ""
@@ -413,11 +418,12 @@ def executive_summary(head: dict, board: pd.DataFrame, tests: pd.DataFrame, cal:
                       policies: pd.DataFrame, orders: pd.DataFrame, forecasts: pd.DataFrame, *,
                       champion: str, best_classical: str | None, top: Sequence[str],
                       titles: dict | None, horizon: int, inventory: dict, n_windows: int,
-                      n_named: int = 3) -> dict:
+                      n_named: int = 3, unit: str = "units") -> dict:
     """The answers a category manager reads first, in plain language with numbers: which model
     wins and by how much, whether the lead is real, how sure the forecast is, what demand to
     expect and what to order. Returns ``markdown`` (the notebook), ``text`` (the index page) and
-    ``headline`` (numbers added to headline.json for the index cards)."""
+    ``headline`` (numbers added to headline.json for the index cards). ``unit``: what the
+    target counts (``report.unit``: "units", or e.g. "EUR of sales" for Rossmann's revenue)."""
     by = board.set_index("model")
     n_series = int(by.loc[champion, "n_series"])
     extra: dict = {}
@@ -457,7 +463,7 @@ def executive_summary(head: dict, board: pd.DataFrame, tests: pd.DataFrame, cal:
     per = forecasts[forecasts["unique_id"].isin(top)].groupby("unique_id")[champion].sum()
     named = ", ".join(f"{(titles or {}).get(u, u)}: {per[u]:,.0f}" for u in top[:n_named]
                       if u in per.index)
-    lines.append(f"Expected demand over the next {horizon} periods: **{total:,.0f} units** across "
+    lines.append(f"Expected demand over the next {horizon} periods: **{total:,.0f} {unit}** across "
                  f"all {forecasts['unique_id'].nunique():,} series (median forecast); the top "
                  f"products: {named}.")
     # what to order, and what it is worth
@@ -466,8 +472,8 @@ def executive_summary(head: dict, board: pd.DataFrame, tests: pd.DataFrame, cal:
     stock = ", ".join(f"{(titles or {}).get(u, u)}: {first.loc[u, 'order_up_to']:,.0f}"
                       for u in top[:n_named] if u in first.index)
     lines.append(f"What to order: to meet the whole of a period's demand with {sl:.0%} "
-                 f"probability, stock the first period up to {stock} units "
-                 f"({first['order_up_to'].sum():,.0f} units over all series; the order-up-to "
+                 f"probability, stock the first period up to {stock} {unit} "
+                 f"({first['order_up_to'].sum():,.0f} {unit} over all series; the order-up-to "
                  f"table is below).")
     pol = policies.set_index("model")
     if champion in pol.index:
@@ -492,7 +498,7 @@ def executive_summary(head: dict, board: pd.DataFrame, tests: pd.DataFrame, cal:
                 s += (f": **{-saving:,.0f} more** than the seasonal naive's policy at these "
                       f"costs (it keeps more stock: compare the fill rates, and check the "
                       f"costs and service level in the params)")
-        lines.append(s + " (costs per unit as set in the params' `inventory`).")
+        lines.append(s + f" (costs per {_singular(unit)} as set in the params' `inventory`).")
     markdown = "\n".join(f"- {line}" for line in lines)
     text = " ".join(line.replace("**", "").replace("`", "") for line in lines)
     extra["summary_lines"] = [line.replace("**", "").replace("`", "") for line in lines]
