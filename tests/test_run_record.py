@@ -21,6 +21,11 @@ def test_run_json_records_what_is_needed_to_reproduce(smoke_run):
     assert info["params_file"] and info["params_file"].endswith("smoke.yaml")
     assert info["overrides"] == []
 
+    # time and peak memory of each notebook (the kernel and its workers): a kernel with pandas
+    # loaded holds tens of MB at least, and nothing on the smoke data comes near 8 GB
+    assert set(info["peak_rss_mb_per_notebook"]) == set(info["seconds_per_notebook"])
+    assert all(50 < mb < 8000 for mb in info["peak_rss_mb_per_notebook"].values())
+
     # the versions of Python and of the packages that compute the numbers
     versions = info["versions"]
     for pkg in ("python", "salesutils", "numpy", "pandas", "statsmodels", "tensorflow", "keras"):

@@ -430,17 +430,22 @@ def _execute(cfg: Params, overrides, root: Path, reports: Path, run_id: str, tmp
         raise RunFailed(name, cell, error.splitlines()[0][:500] if error else "",
                         _shown(failed, root), run_id) from None
 
+    memory = {n: v for n, v in state.get("peak_rss_mb_per_notebook", {}).items()
+              if n in names[:first]}
     for i, name in enumerate(names[first:], first + 1):
         src = notebook_path(name, root, notebook_dir)
         out = tmp / f"{name}.ipynb"
         _say(f"[{i}/{len(names)}] {name} ({TITLES.get(name, name)}) ...")
         t0 = time.perf_counter()
+        peak = _PeakRSS()
         try:
-            pm.execute_notebook(str(src), str(out), parameters=parameters, cwd=str(tmp),
-                                kernel_name="python3", progress_bar=progress, log_output=False,
-                                report_mode=False,
-                                extra_arguments=["--IPKernelApp.log_level=ERROR"],
-                                kernel_manager_class=_kernel_manager(tmp / "logs" / f"{name}.log"))
+            with peak:
+                pm.execute_notebook(str(src), str(out), parameters=parameters, cwd=str(tmp),
+                                    kernel_name="python3", progress_bar=progress,
+                                    log_output=False, report_mode=False,
+                                    extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                                    kernel_manager_class=_kernel_manager(
+                                        tmp / "logs" / f"{name}.log"))
         except BaseException as exc:  # noqa: BLE001 - reported with notebook and cell
             why = _interrupted(exc)
             if why:
@@ -452,9 +457,12 @@ def _execute(cfg: Params, overrides, root: Path, reports: Path, run_id: str, tmp
             fail(name, error, exc=exc)
         guard.arm()
         timings[name] = round(time.perf_counter() - t0, 1)
-        _write_state(tmp, state | {"seconds_per_notebook": timings})
+        memory[name] = peak.mb
+        _write_state(tmp, state | {"seconds_per_notebook": timings,
+                                   "peak_rss_mb_per_notebook": memory})
         _say(f"[{i}/{len(names)}] {name} done in {timings[name]:.1f} s "
-             f"(total {time.perf_counter() - t_run:.0f} s)")
+             f"(total {time.perf_counter() - t_run:.0f} s"
+             + (f", peak memory {memory[name]:,.0f} MB)" if memory[name] else ")"))
     _say("rendering HTML ...")
     for name in names:
         src = notebook_path(name, root, notebook_dir)
@@ -476,6 +484,7 @@ def _execute(cfg: Params, overrides, root: Path, reports: Path, run_id: str, tmp
         "finished": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "seconds_total": round(time.perf_counter() - t_run, 1),
         "seconds_per_notebook": timings,
+        "peak_rss_mb_per_notebook": memory,
         "resumed_from": resumed_from,
         "versions": _versions(),
         "git": _git_sha(root),
@@ -504,6 +513,48 @@ def _execute(cfg: Params, overrides, root: Path, reports: Path, run_id: str, tmp
         _say(f"warning: {_shown(reports, root) / 'index.html'} not updated ({exc})")
     _say(f"report: {_shown(final, root) / 'index.html'}  ({info['seconds_total']:.0f} s)")
     return final
+
+
+class _PeakRSS:
+    """The peak memory of a notebook's kernel with its worker processes (joblib, Dask), in MB:
+    the summed resident set size of this process's descendants, sampled every 0.2 s by a thread.
+    A sum over processes counts pages they share (forked workers) more than once: an upper
+    bound, which is what a memory budget needs. ``None`` where psutil cannot see processes."""
+
+    def __init__(self, interval: float = 0.2):
+        self.interval, self.peak, self.seen = interval, 0, False
+        self._stop = threading.Event()
+
+    def _sample(self) -> None:
+        import psutil
+
+        me = psutil.Process()
+        while not self._stop.is_set():
+            total = 0
+            try:
+                for child in me.children(recursive=True):
+                    try:
+                        total += child.memory_info().rss
+                    except (psutil.NoSuchProcess, psutil.AccessDenied):
+                        pass
+                self.seen = True
+            except psutil.Error:
+                pass
+            self.peak = max(self.peak, total)
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> "_PeakRSS":
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    @property
+    def mb(self) -> float | None:
+        return round(self.peak / 2**20, 1) if self.seen else None
 
 
 def _promote(tmp: Path, final: Path) -> None:
