@@ -167,6 +167,24 @@ def test_ensemble_is_the_median_of_its_members(synthetic):
     assert sorted(ens.chosen) == ["gru", "mlp", "tcn"]
 
 
+def test_ensemble_reuses_members_fitted_on_the_same_panel(synthetic):
+    """The members fitted as models of their own (same params, panel and task) are taken, not
+    trained again, and the forecast is the one of an ensemble that trains them itself."""
+    syn, train, test, task = synthetic
+    own = {m: get_model(m, **SMALL).fit(train, task) for m in ("mlp", "gru")}
+    params = dict(members=["mlp", "gru"], top_k=2, member_params={m: SMALL for m in own})
+    ens = get_model("deep_ensemble", **params).fit(train, task)
+    assert ens.reused == ["mlp", "gru"]
+    assert {id(m) for m in ens.fitted} == {id(m) for m in own.values()}
+    other = get_model("deep_ensemble", **(params | {"member_params": {
+        "mlp": SMALL | {"learning_rate": 0.01}, "gru": SMALL}})).fit(train, task)
+    assert other.reused == ["gru"]  # other params: trained again
+    fresh = get_model("deep_ensemble", **params).fit(train.copy(), task)  # another panel object
+    assert fresh.reused == []
+    np.testing.assert_allclose(ens.predict(task)["deep_ensemble"],
+                               fresh.predict(task)["deep_ensemble"], rtol=1e-6)
+
+
 # --- learning known effects ---------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
