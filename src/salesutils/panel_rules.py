@@ -70,16 +70,13 @@ def _example(panel: pd.DataFrame, mask: pd.Series | np.ndarray, column: str = "y
 def upper_fence(y: pd.Series, k: float) -> float:
     """``Q3 + k * IQR`` of the positive values (an intermittent series' zeros would make the IQR
     0 and flag every sale); ``inf`` with fewer than 8 positive values (too few to judge)."""
-    pos = y[y > 0]
-    if len(pos) < 8:
-        return np.inf
-    q1, q3 = np.nanpercentile(pos, [25, 75])
-    return float(q3 + k * max(q3 - q1, 1e-9 * max(q3, 1.0)))
+    one = pd.DataFrame({"unique_id": 0, "y": np.asarray(y, dtype=float)})
+    return float(_fences(one, k).iloc[0]) if len(one) else np.inf
 
 
 def _fences(panel: pd.DataFrame, k: float) -> pd.Series:
     """:func:`upper_fence` of every series at once, aligned with ``panel``'s rows (vectorised:
-    30,490 M5 series in a second instead of a Python call each)."""
+    30,490 M5 series in a second instead of a Python call each); the rule lives here."""
     pos = panel["y"].where(panel["y"] > 0)
     by = pos.groupby(panel["unique_id"], sort=False)
     q1, q3, n = by.quantile(0.25), by.quantile(0.75), by.count()

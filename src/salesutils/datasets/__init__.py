@@ -71,7 +71,7 @@ def _panel(data: Mapping[str, Any], horizon: int) -> Dataset:
         fill_gaps_rule=data.get("fill_gaps") or "error", max_series=data.get("max_series"),
         name=data.get("name"), horizon=horizon,
         short_series_rule=data.get("short_series") or "error",
-        rules={key: data.get(key) for key in PANEL_RULE_DEFAULTS})
+        rules=_rules(data))
 
 
 def _rules(data: Mapping[str, Any]) -> dict:
