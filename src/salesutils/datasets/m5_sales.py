@@ -192,6 +192,20 @@ def _grain(dates: pd.DatetimeIndex, freq: str, src: str) -> str:
                     "period of data.freq", source=src, column="date")
 
 
+def _first_ids(path: Path, n: int) -> np.ndarray | None:
+    """The first ``n`` series ids of a long sales file in file order, read from its ``id`` column
+    alone (so that a subset never loads the whole table); None where that column cannot be read
+    on its own (the full read then names the problem)."""
+    try:
+        if path.name.lower().endswith((".parquet", ".pq")):
+            ids = pd.read_parquet(path, columns=["id"])["id"]
+        else:
+            ids = pd.read_csv(path, usecols=["id"])["id"]
+    except Exception:  # noqa: BLE001 - missing column or unreadable file: read_table reports it
+        return None
+    return pd.unique(ids.dropna())[:n]
+
+
 def read_long(path: Path, freq: str, *, max_series: int | None = None,
               fill_gaps_rule: str = "error") -> SalesMatrix:
     """A long table (daily, or one row per period of ``freq``) summed per period of ``freq``.
@@ -200,7 +214,8 @@ def read_long(path: Path, freq: str, *, max_series: int | None = None,
     ``fill_gaps_rule`` (:func:`salesutils.datasets.panel_file.fill_gaps`) at the table's grain.
     """
     src = path.name
-    df = read_table(path)
+    first = _first_ids(path, max_series) if max_series else None
+    df = read_table(path, keep=None if first is None else {"id": first})
     require_columns(df, ["id", *HIERARCHY, "date", "sales"], source=src)
     if df["id"].isna().any():
         raise DataError(f"{int(df['id'].isna().sum())} missing value(s)", source=src, column="id")

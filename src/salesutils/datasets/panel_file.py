@@ -17,10 +17,12 @@ back to simple methods where the history is too short) or ``drop`` (leave it out
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from ..errors import DataError
 from ..validation import (check_min_length, check_unique_keys, coarser_series, require_columns,
@@ -45,17 +47,23 @@ def _check_rule(rule: str, rules: tuple[str, ...], key: str, *, source: str) -> 
                         + f" ({', '.join(rules[:-1])} or {rules[-1]})", source=source)
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV (optionally gzipped) or parquet file; errors name the file."""
+def read_table(path: str | Path, keep: Mapping[str, Iterable] | None = None) -> pd.DataFrame:
+    """Read a CSV (optionally gzipped) or parquet file; errors name the file.
+
+    ``keep`` (column -> allowed values): only the rows whose values are allowed in every such
+    column, filtered while reading (parquet: by pyarrow, before pandas builds a string per row;
+    CSV: chunk by chunk), so that a subset of a large file never holds the whole file in memory.
+    A ``keep`` column the file lacks is not filtered on: the caller's column check names it.
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError("file not found", source=str(path))
     name = path.name.lower()
     try:
         if name.endswith((".parquet", ".pq")):
-            df = pd.read_parquet(path)
+            df = _read_parquet(path, keep)
         elif name.endswith((".csv", ".csv.gz", ".txt")):
-            df = pd.read_csv(path, low_memory=False)
+            df = _read_csv(path, keep)
         else:
             raise DataError("unknown file type (expected .csv, .csv.gz or .parquet)", source=path.name)
     except DataError:
@@ -65,8 +73,32 @@ def read_table(path: str | Path) -> pd.DataFrame:
     except Exception as exc:  # noqa: BLE001 - a reader error, reported with the file name
         raise DataError(f"cannot be read: {type(exc).__name__}: {exc}", source=path.name) from None
     if len(df) == 0:
-        raise DataError("no rows (empty data)", source=path.name)
+        raise DataError("no rows (empty data)" if not keep else
+                        f"no rows (empty data) for the selected {', '.join(keep)}",
+                        source=path.name)
     return df
+
+
+def _read_parquet(path: Path, keep: Mapping[str, Iterable] | None) -> pd.DataFrame:
+    if not keep:
+        return pd.read_parquet(path)
+    names = set(pq.read_schema(path).names)
+    filters = [(c, "in", list(v)) for c, v in keep.items() if c in names]
+    return pd.read_parquet(path, filters=filters or None)
+
+
+def _read_csv(path: Path, keep: Mapping[str, Iterable] | None) -> pd.DataFrame:
+    if not keep:
+        return pd.read_csv(path, low_memory=False)
+    allowed = {c: pd.Index(list(v)).astype(str) for c, v in keep.items()}
+    parts = []
+    for chunk in pd.read_csv(path, low_memory=False, chunksize=500_000):
+        mask = np.ones(len(chunk), dtype=bool)
+        for c, values in allowed.items():
+            if c in chunk.columns:
+                mask &= chunk[c].astype(str).isin(values).to_numpy()
+        parts.append(chunk[mask])
+    return pd.concat(parts, ignore_index=True)
 
 
 def fill_gaps(panel: pd.DataFrame, freq: str, rule: str, *, source: str,
