@@ -36,6 +36,7 @@ models = None
 model_params = None
 n_jobs = None
 compute = None
+hierarchy = None
 report = None
 inventory = None
 

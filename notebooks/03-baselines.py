@@ -41,6 +41,7 @@ models = None
 model_params = None
 n_jobs = None
 compute = None
+hierarchy = None
 report = None
 inventory = None
 

@@ -37,6 +37,7 @@ models = None
 model_params = None
 n_jobs = None
 compute = None
+hierarchy = None
 report = None
 inventory = None
 
@@ -44,9 +45,10 @@ inventory = None
 import pandas as pd
 from IPython.display import Markdown, display
 
-from salesutils import decisions, explain, plots, results, session
+from salesutils import compute, decisions, explain, plots, results, session
 from salesutils.features import demand_classes
-from salesutils.models import FAMILIES
+from salesutils.hierarchy_backtest import backtest_hierarchy, coherence_gap, hierarchy_columns
+from salesutils.models import FAMILIES, get_model
 
 nb = session.start(globals())
 ds = nb.dataset()
@@ -222,6 +224,75 @@ if effects is not None and len(effects):
 else:
     display(Markdown("*This data set declares no future-known price, promotion or holiday "
                      "inputs, so there are no effects to estimate.*"))
+
+# %% [markdown]
+# ## Forecasts that add up: the hierarchy
+# Buyers plan per item and store, managers per store, category and state, and forecasts made for
+# each of them separately do not add up. One model (`hierarchy.model`, by default the best
+# statistical model above) is backtested on every node of the hierarchy: the total, each state,
+# store, category and department, their crossings and the series, at the run's cutoffs and
+# `hierarchy.residual_windows` earlier ones. Then the forecasts are made coherent: *bottom-up*
+# sums the series' forecasts, *top-down* splits the total's by the series' historical shares,
+# *WLS* weighs each node by the number of series under it, *MinT* by the covariance of the
+# nodes' errors at the earlier cutoffs (never the period it reconciles). Each level is scored by
+# the M5 weighted RMSSE (lower is better; `base` is the forecasts node by node, which do not add
+# up); the last row, the mean over levels, is the M5 WRMSSE. The method with the lowest mean
+# reconciles the forward forecast below.
+
+# %%
+hcfg = nb.cfg.hierarchy
+hier_cols = hierarchy_columns(ds.static, hcfg.columns)
+hier = None
+if not hier_cols:
+    display(Markdown("*No hierarchy: the data has no M5 hierarchy columns and `hierarchy.columns` "
+                     "names none (e.g. `[store_id, dept_id]`), so there is nothing to reconcile.*"))
+elif not (hcfg.model or best_classical):
+    display(Markdown("*No statistical model in this run to forecast the hierarchy's nodes: set "
+                     "`hierarchy.model` (e.g. `ets`).*"))
+else:
+    h_model = hcfg.model or best_classical
+    client = compute.get_client(nb.cfg)  # a Dask client when compute.backend is dask
+    hier = backtest_hierarchy(
+        ds.panel, ds.static, ds.future,
+        lambda: [get_model(h_model, **nb.cfg.model_params.get(h_model, {}))], nb.task(ds),
+        columns=hier_cols, n_windows=nb.cfg.backtest.n_windows,
+        step=nb.cfg.backtest.step, residual_windows=hcfg.residual_windows,
+        methods=list(hcfg.methods))
+    compute.close_client(client)
+    nb.save(hier.levels.reset_index(), "hierarchy_levels")
+    nb.save(hier.forward, "forecasts_hierarchy")
+    notes = [f"Model `{hier.model}` on {sum(len(v) for v in hier.tags.values()):,} nodes in "
+             f"{len(hier.tags)} levels; best method: **{hier.best}**."]
+    if hier.left_out:
+        notes.append(f"{len(hier.left_out)} series launched after the first hierarchy cutoff are "
+                     f"left out (e.g. {', '.join(hier.left_out[:3])}).")
+    notes += [f"`{m}` not run: {why}" for m, why in hier.skipped.items()]
+    if hier.lambdas:
+        notes.append("MinT shrinkage intensity per cutoff: " + ", ".join(
+            f"{c}: {v:.2f}" for c, v in hier.lambdas.items()) + ".")
+    display(Markdown(" ".join(notes)))
+    display(hier.levels.style.format("{:.3f}", subset=[c for c in hier.levels.columns
+                                                         if c != "n_nodes"])
+            .highlight_min(axis=1, subset=[c for c in hier.levels.columns if c != "n_nodes"],
+                           props="font-weight: bold")
+            .set_caption("weighted RMSSE per level (bold: the best per level)"))
+
+# %% [markdown]
+# ### The coherent plan per level
+# The forward forecast of the coarse levels (total, states, stores, categories), reconciled by
+# the best method: each row sums its children (every node and its interval are in
+# `artifacts/forecasts_hierarchy.parquet`).
+
+# %%
+if hier is not None:
+    coarse = [lv for lv in hier.tags if " x " not in lv][:4]
+    plan = hier.forward[hier.forward["level"].isin(coarse)].pivot(
+        index="unique_id", columns="ds", values=hier.model)
+    plan = plan.loc[[n for lv in coarse for n in hier.tags[lv]]]
+    display(plan.rename(columns=lambda d: pd.Timestamp(d).date()).style.format("{:,.0f}")
+            .set_caption(f"{hier.model}, reconciled by {hier.best}; largest gap between the "
+                         f"total and the sum of the series: "
+                         f"{coherence_gap(hier.forward, hier.tags, hier.model):.1e}"))
 
 # %% [markdown]
 # ## Inventory: what a better forecast is worth

@@ -64,6 +64,24 @@ def test_forecasts_follow_the_contract(smoke_run):
     assert cv["cutoff"].nunique() == 2 and (cv["ds"] > cv["cutoff"]).all()
 
 
+def test_the_hierarchy_section_reconciles_the_categories(smoke_run):
+    """smoke.yaml declares hierarchy.columns: [category]: total > category > series in 05."""
+    levels = pd.read_parquet(smoke_run / "artifacts" / "hierarchy_levels.parquet")
+    assert levels["level"].tolist()[0] == "total" and levels["level"].tolist()[1] == "category"
+    assert levels["level"].iloc[-1] == "all levels (M5 WRMSSE)"
+    for method in ("base", "bottom_up", "top_down", "wls_struct", "mint_shrink"):
+        assert levels[method].notna().all(), method
+    fwd = pd.read_parquet(smoke_run / "artifacts" / "forecasts_hierarchy.parquet")
+    alias = [c for c in fwd.columns if c not in ("unique_id", "level", "ds") and "-" not in c][0]
+    total = fwd[fwd["unique_id"] == "total"].set_index("ds")[alias]
+    cats = fwd[fwd["level"] == "category"].groupby("ds")[alias].sum()
+    series = fwd[fwd["level"] == fwd["level"].iloc[-1]].groupby("ds")[alias].sum()
+    pd.testing.assert_series_equal(total, cats, check_names=False, rtol=1e-9)
+    pd.testing.assert_series_equal(total, series, check_names=False, rtol=1e-9)
+    html = (smoke_run / "05-results.stakeholder.html").read_text()
+    assert "Forecasts that add up" in html and "weighted RMSSE per level" in html
+
+
 def test_index_links_resolve_and_run_json(smoke_run):
     index = (smoke_run / "index.html").read_text()
     links = re.findall(r'href="([^"]+)"', index)

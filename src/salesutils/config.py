@@ -63,6 +63,13 @@ DEFAULTS: dict[str, Any] = {
     # unit_cost, written off per unit still in stock when a backtest window ends (0: goods keep)
     "inventory": {"service_level": 0.9, "unit_cost": 0.0, "holding_cost": 0.02,
                   "shortage_cost": 0.3},
+    # the hierarchy section of notebook 05 (salesutils.hierarchy_backtest): columns None = M5's
+    # five when the static data has them, [] = no hierarchy; model None = the run's best
+    # statistical model, backtested on every node; methods of salesutils.hierarchy.reconcile;
+    # residual_windows: earlier cutoffs whose errors give MinT its covariance
+    "hierarchy": {"columns": None, "model": None,
+                  "methods": ["bottom_up", "top_down", "wls_struct", "mint_shrink"],
+                  "residual_windows": 2},
     "run_dir": None,  # set by the runner; None in JupyterLab: reports/_lab
     "params_file": None,
 }
@@ -381,6 +388,7 @@ def _validate(cfg: dict, source: str) -> None:
         if key not in DEFAULTS["backtest"]:
             raise ConfigError("unknown key" + _suggest(key, list(DEFAULTS["backtest"])),
                               source=source, key=f"backtest.{key}")
+    _validate_hierarchy(cfg["hierarchy"], source)
     for section in ("report", "inventory"):
         for key in cfg[section]:
             if key not in DEFAULTS[section]:
@@ -435,6 +443,46 @@ def _validate(cfg: dict, source: str) -> None:
             raise ConfigError(f"parameters for unknown model {name!r}"
                               + _suggest(str(name), sorted(MODELS)),
                               source=source, key="model_params")
+
+
+def _validate_hierarchy(hier: Any, source: str) -> None:
+    from .hierarchy import METHODS
+
+    if not isinstance(hier, dict):
+        raise ConfigError(f"expected a mapping ({', '.join(DEFAULTS['hierarchy'])}), got "
+                          f"{hier!r}", source=source, key="hierarchy")
+    for key in hier:
+        if key not in DEFAULTS["hierarchy"]:
+            raise ConfigError("unknown key" + _suggest(key, list(DEFAULTS["hierarchy"])),
+                              source=source, key=f"hierarchy.{key}")
+    cols = hier.get("columns")
+    if cols is not None and (not isinstance(cols, list)
+                             or not all(isinstance(c, str) for c in cols)):
+        raise ConfigError(f"expected null (M5's columns where present) or a list of static "
+                          f"columns, got {cols!r}", source=source, key="hierarchy.columns")
+    methods = hier.get("methods")
+    if not isinstance(methods, list) or not methods:
+        raise ConfigError(f"expected a list of methods ({', '.join(METHODS)}), got {methods!r}",
+                          source=source, key="hierarchy.methods")
+    for m in methods:
+        if m not in METHODS:
+            raise ConfigError(f"unknown method {m!r}" + _suggest_value(str(m), METHODS),
+                              source=source, key="hierarchy.methods")
+    model = hier.get("model")
+    if model is not None:
+        from .models import FAMILIES
+
+        if model not in FAMILIES:
+            raise ConfigError(f"unknown model {model!r}" + _suggest(str(model), sorted(FAMILIES)),
+                              source=source, key="hierarchy.model")
+        if FAMILIES[model] != "stats":
+            raise ConfigError(f"{model!r} is a {FAMILIES[model]} model: the hierarchy backtest "
+                              "fits one local statistical model per node (naive, ets, theta, ...)",
+                              source=source, key="hierarchy.model")
+    rw = hier.get("residual_windows")
+    if not isinstance(rw, int) or isinstance(rw, bool) or not 0 <= rw <= 50:
+        raise ConfigError(f"must be an integer in [0, 50], got {rw!r}", source=source,
+                          key="hierarchy.residual_windows")
 
 
 def _validate_compute(compute: Any, source: str) -> None:
