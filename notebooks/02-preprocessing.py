@@ -46,10 +46,13 @@ from IPython.display import Markdown, display
 
 from salesutils import features, plots, session
 from salesutils.backtest import cross_validation, cutoffs
+from salesutils.hierarchy_backtest import hierarchy_columns
 
 nb = session.start(globals())
 ds = nb.load_raw()
 panel = ds.panel
+# a hierarchy.columns that names no static column stops the run here, not after the models
+hierarchy_columns(ds.static, nb.cfg.hierarchy.columns, source=nb.cfg.params_file)
 
 # %% [markdown]
 # ## Cleaning log

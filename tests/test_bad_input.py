@@ -208,6 +208,12 @@ CASES = [
     Case("unknown-compute-backend", ConfigError,
          ["bad.yaml", "key 'compute.backend'", "unknown backend 'dusk'", "did you mean 'dask'"],
          params={"compute": {"backend": "dusk"}}),
+    Case("unknown-hierarchy-method", ConfigError,
+         ["bad.yaml", "key 'hierarchy.methods'", "unknown method 'mint'", "did you mean"],
+         params={"hierarchy": {"methods": ["bottom_up", "mint"]}}),
+    Case("hierarchy-model-not-statistical", ConfigError,
+         ["bad.yaml", "key 'hierarchy.model'", "'lgbm' is a tree model"],
+         params={"hierarchy": {"model": "lgbm"}}),
     Case("unknown-frequency", ConfigError, ["bad.yaml", "key 'data.freq'", "unknown frequency 'daily'"],
          params={"data": {"freq": "daily"}}),
 ]

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from salesutils.errors import ConfigError
 from salesutils.hierarchy_backtest import (BASE, backtest_hierarchy, coherence_gap,
                                            hierarchy_columns)
 from salesutils.metrics import M5_HIERARCHY
@@ -119,5 +120,6 @@ def test_hierarchy_columns():
     assert hierarchy_columns(static[["unique_id", "store_id"]], None) == []
     assert hierarchy_columns(None, None) == []
     assert hierarchy_columns(static, ["state_id"]) == ["state_id"]
-    with pytest.raises(ValueError, match=r"\['region'\].*not static columns"):
-        hierarchy_columns(static, ["region"])
+    with pytest.raises(ConfigError, match=r"^p.yaml: key 'hierarchy.columns': 'region' not "
+                                          r"among the data's static columns \(item_id, "):
+        hierarchy_columns(static, ["region"], source="p.yaml")

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from salesutils.datasets import PREPARED, load_dataset
-from salesutils.datasets.panel_file import check_future_covers, load_panel_file
+from salesutils.datasets.panel_file import check_future_covers, load_panel_file, read_table
 from salesutils.errors import DataError
 
 
@@ -183,3 +183,19 @@ def test_unknown_rules_fail_even_without_gaps(tmp_path):
     with pytest.raises(DataError, match="ok.csv: unknown data.fill_gaps rule 'zeros'; did you mean 'zero'"):
         load_panel_file(tmp_path / "ok.csv", "D", id_col="Store", time_col="Date",
                         target_col="Sales", fill_gaps_rule="zeros")
+
+
+@pytest.mark.parametrize("ext", ["parquet", "csv", "csv.gz"])
+def test_read_table_keeps_only_the_asked_rows_while_reading(tmp_path, ext):
+    df = pd.DataFrame({"store": ["a", "b", "c", "a"] * 300_000, "item": [1, 2, 3, 4] * 300_000,
+                       "v": np.arange(1_200_000, dtype=float)})
+    path = tmp_path / f"t.{ext}"
+    df.to_parquet(path, index=False) if ext == "parquet" else df.to_csv(path, index=False)
+    got = read_table(path, keep={"store": ["a", "c"], "item": [1, 3, 4]})
+    want = df[df["store"].isin(["a", "c"]) & df["item"].isin([1, 3, 4])]
+    assert len(got) == 900_000  # from three chunks of the CSV reader
+    np.testing.assert_array_equal(got["v"].to_numpy(), want["v"].to_numpy())
+    # a keep column the file lacks is not filtered on: the caller's column check names it
+    assert len(read_table(path, keep={"region": ["x"], "store": ["b"]})) == 300_000
+    with pytest.raises(DataError, match=r"t\.\S+: no rows \(empty data\) for the selected store"):
+        read_table(path, keep={"store": ["zzz"]})

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from .errors import ConfigError
 from .backtest import cross_validation, cutoffs, forward_forecast
 from .hierarchy import METHODS, aggregate, evaluate_levels, levels_from_static, reconcile
 from .metrics import M5_HIERARCHY
@@ -57,16 +58,19 @@ class HierarchyResult:
     lambdas: dict[str, float] = field(default_factory=dict)  # MinT shrinkage per cutoff
 
 
-def hierarchy_columns(static: pd.DataFrame | None, columns: Sequence[str] | None) -> list[str]:
+def hierarchy_columns(static: pd.DataFrame | None, columns: Sequence[str] | None, *,
+                      source: str | None = None) -> list[str]:
     """The static columns that define the hierarchy: ``columns`` where given (each must be a
-    static column), else M5's five when the static has them all, else none (no hierarchy)."""
+    static column: else a :class:`~salesutils.errors.ConfigError` naming ``source``, the params
+    file), else M5's five when the static has them all, else none (no hierarchy)."""
     have = [] if static is None else [c for c in static.columns if c != "unique_id"]
     if columns is None:
         return list(M5_HIERARCHY) if set(M5_HIERARCHY) <= set(have) else []
     missing = [c for c in columns if c not in have]
     if missing:
-        raise ValueError(f"hierarchy.columns names {missing}, which are not static columns of "
-                         f"the data ({', '.join(have) or 'none'})")
+        raise ConfigError(f"{', '.join(map(repr, missing))} not among the data's static columns "
+                          f"({', '.join(have) or 'none'})", source=source,
+                          key="hierarchy.columns")
     return list(columns)
 
 
