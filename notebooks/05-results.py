@@ -266,6 +266,10 @@ else:
     if hier.left_out:
         notes.append(f"{len(hier.left_out)} series launched after the first hierarchy cutoff are "
                      f"left out (e.g. {', '.join(hier.left_out[:3])}).")
+    if hier.base_gap < 1e-9:
+        notes.append(f"`{hier.model}` is linear in the data (its forecasts of the nodes already "
+                     "add up), so only top-down changes them: set `hierarchy.model` to a model "
+                     "such as `tsb` or `ets` to see what reconciliation gains.")
     notes += [f"`{m}` not run: {why}" for m, why in hier.skipped.items()]
     if hier.lambdas:
         notes.append("MinT shrinkage intensity per cutoff: " + ", ".join(

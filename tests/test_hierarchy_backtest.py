@@ -78,6 +78,8 @@ def test_every_level_is_scored_and_the_forward_forecast_adds_up():
     # forward: every node, h periods, coherent, with the level named
     assert len(res.forward) == sum(len(v) for v in res.tags.values()) * H
     assert coherence_gap(res.forward, res.tags, res.model) < 1e-9
+    assert coherence_gap(res.cv, res.tags, "mint_shrink") < 1e-9
+    assert res.base_gap > 1e-6  # SBA is not linear: its node-by-node forecasts do not add up
     assert set(res.forward["level"]) == set(res.tags)
     assert len(res.lambdas) == 2 and all(0 < v <= 1 for v in res.lambdas.values())
 
@@ -105,6 +107,15 @@ def test_series_launched_during_the_backtest_are_left_out_and_named():
     assert len(res.left_out) == 2
     assert res.levels.loc["item_id x store_id", "n_nodes"] == 46
     assert not res.forward["unique_id"].isin(res.left_out).any()
+
+
+def test_a_linear_model_already_adds_up():
+    panel, static = m5_like()
+    task = ForecastTask(freq="W-MON", h=H, season_length=13, roles={"future_known": []})
+    res = backtest_hierarchy(panel, static, None, lambda: [get_model("naive")], task,
+                             columns=["state_id"], n_windows=1, residual_windows=2)
+    assert res.base_gap < 1e-12
+    assert res.levels["bottom_up"].tolist() == pytest.approx(res.levels[BASE].tolist())
 
 
 def test_mint_without_earlier_errors_is_skipped_with_the_reason():

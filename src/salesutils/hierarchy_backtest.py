@@ -56,6 +56,7 @@ class HierarchyResult:
     skipped: dict[str, str] = field(default_factory=dict)  # method -> why it was not run
     left_out: list[str] = field(default_factory=list)  # series launched during the backtest
     lambdas: dict[str, float] = field(default_factory=dict)  # MinT shrinkage per cutoff
+    base_gap: float = float("nan")  # coherence_gap of the base backtest forecasts
 
 
 def hierarchy_columns(static: pd.DataFrame | None, columns: Sequence[str] | None, *,
@@ -178,15 +179,16 @@ def backtest_hierarchy(
     forward.insert(1, "level", forward["unique_id"].map(level_of))
     levels["n_nodes"] = levels["n_nodes"].astype(int)
     return HierarchyResult(model=alias, levels=levels, cv=merged, forward=forward, best=best,
-                           tags=tags, skipped=skipped, left_out=left_out, lambdas=lambdas)
+                           tags=tags, skipped=skipped, left_out=left_out, lambdas=lambdas,
+                           base_gap=coherence_gap(merged, tags, BASE))
 
 
-def coherence_gap(forward: pd.DataFrame, tags: dict[str, list[str]], column: str) -> float:
-    """The largest relative difference between the total's forecast and the sum of the bottom
-    series' (0 for coherent forecasts): a check shown next to the forward forecast."""
-    bottom = list(tags.values())[-1]
-    top = list(tags.values())[0]
-    f = forward.set_index("unique_id")[[column, "ds"]]
-    tot = f.loc[f.index.isin(top)].groupby("ds")[column].sum()
-    bot = f.loc[f.index.isin(bottom)].groupby("ds")[column].sum()
-    return float(np.max(np.abs(tot - bot) / np.maximum(np.abs(tot), 1e-9)))
+def coherence_gap(forecasts: pd.DataFrame, tags: dict[str, list[str]], column: str) -> float:
+    """The largest relative difference, over periods (and cutoffs), between the first level's
+    forecasts summed (the total) and the bottom series' summed: 0 for coherent forecasts."""
+    keys = [k for k in ("cutoff", "ds") if k in forecasts.columns]
+    ids = forecasts["unique_id"].astype(str)
+    top = forecasts[ids.isin(list(tags.values())[0])].groupby(keys)[column].sum()
+    bottom = forecasts[ids.isin(list(tags.values())[-1])].groupby(keys)[column].sum()
+    bottom = bottom.reindex(top.index)
+    return float(np.max(np.abs(top - bottom) / np.maximum(np.abs(top), 1e-9)))
