@@ -60,6 +60,16 @@ def _device() -> str:
     return f"GPU x{len(gpus)}" if gpus else "CPU"
 
 
+def _stop_workers() -> None:
+    """Stop joblib's reusable pool of worker processes (the per-series fits of the baselines): a
+    spawned child waits for its own children when it exits, and loky keeps idle workers for 300 s."""
+    from joblib.externals.loky import reusable_executor
+
+    pool = reusable_executor._executor
+    if pool is not None:
+        pool.shutdown(wait=True, kill_workers=True)
+
+
 def _one(name: str, alias: str, n_windows: int, seed: int, overrides: dict, out) -> None:
     """Backtest one model on one task in this (child) process; put a result row on ``out``."""
     try:
@@ -99,6 +109,8 @@ def _one(name: str, alias: str, n_windows: int, seed: int, overrides: dict, out)
         out.put(row)
     except Exception as exc:  # noqa: BLE001 - a benchmark reports and goes on
         out.put({"task": name, "model": alias, "error": f"{type(exc).__name__}: {exc}"})
+    finally:
+        _stop_workers()
 
 
 def run(tasks, models, n_windows, seed, overrides, baselines=True) -> pd.DataFrame:
