@@ -227,25 +227,17 @@ else:
 
 # %% [markdown]
 # ## Forecasts that add up: the hierarchy
-# Buyers plan per item and store, managers per store, category and state, and forecasts made for
-# each of them separately do not add up. One model (`hierarchy.model`, by default the best
-# statistical model above) is backtested on every node of the hierarchy: the total, each state,
-# store, category and department, their crossings and the series, at the run's cutoffs and
-# `hierarchy.residual_windows` earlier ones. Then the forecasts are made coherent: *bottom-up*
-# sums the series' forecasts, *top-down* splits the total's by the series' historical shares,
-# *WLS* weighs each node by the number of series under it, *MinT* by the covariance of the
-# nodes' errors at the earlier cutoffs (never the period it reconciles). Each level is scored by
-# the M5 weighted RMSSE (lower is better; `base` is the forecasts node by node, which do not add
-# up); the last row, the mean over levels, is the M5 WRMSSE. The method with the lowest mean
-# reconciles the forward forecast below.
+# Where the data has levels above its series (states, stores, categories, departments), the
+# forecasts of every level are made to add up and each level is scored; how, is said with the
+# results.
 
 # %%
 hcfg = nb.cfg.hierarchy
 hier_cols = hierarchy_columns(ds.static, hcfg.columns)
 hier = None
 if not hier_cols:
-    display(Markdown("*No hierarchy: the data has no M5 hierarchy columns and `hierarchy.columns` "
-                     "names none (e.g. `[store_id, dept_id]`), so there is nothing to reconcile.*"))
+    display(Markdown("*This data has no levels above its series (no M5 hierarchy columns, and "
+                     "`hierarchy.columns` names none), so there is nothing to reconcile.*"))
 elif not (hcfg.model or best_classical):
     display(Markdown("*No statistical model in this run to forecast the hierarchy's nodes: set "
                      "`hierarchy.model` (e.g. `ets`).*"))
@@ -261,8 +253,20 @@ else:
     compute.close_client(client)
     nb.save(hier.levels.reset_index(), "hierarchy_levels")
     nb.save(hier.forward, "forecasts_hierarchy")
-    notes = [f"Model `{hier.model}` on {sum(len(v) for v in hier.tags.values()):,} nodes in "
-             f"{len(hier.tags)} levels; best method: **{hier.best}**."]
+    display(Markdown(
+        "Buyers plan per item and store, managers per store, category and state, and forecasts "
+        "made for each of them separately do not add up. "
+        f"`{hier.model}` (`hierarchy.model`; by default the best statistical model above) is "
+        f"backtested on all {sum(len(v) for v in hier.tags.values()):,} nodes of the "
+        f"{len(hier.tags)} levels (the total, each group and crossing of {', '.join(hier_cols)}, "
+        f"the series) at the run's cutoffs and {hcfg.residual_windows} earlier ones. Then its "
+        "forecasts are made coherent: *bottom-up* sums the series' forecasts, *top-down* splits "
+        "the total's by the series' historical shares, *WLS* weighs each node by the number of "
+        "series under it, *MinT* by the covariance of the nodes' errors at the earlier cutoffs "
+        "(never of the period it reconciles). Each level is scored by the M5 weighted RMSSE "
+        "(lower is better; `base` is the forecasts node by node, which do not add up); the last "
+        "row, the mean over the levels, is the M5 WRMSSE."))
+    notes = [f"Best method: **{hier.best}**; it reconciles the forward forecast below."]
     if hier.left_out:
         notes.append(f"{len(hier.left_out)} series launched after the first hierarchy cutoff are "
                      f"left out (e.g. {', '.join(hier.left_out[:3])}).")
@@ -275,20 +279,18 @@ else:
         notes.append("MinT shrinkage intensity per cutoff: " + ", ".join(
             f"{c}: {v:.2f}" for c, v in hier.lambdas.items()) + ".")
     display(Markdown(" ".join(notes)))
-    display(hier.levels.style.format("{:.3f}", subset=[c for c in hier.levels.columns
-                                                         if c != "n_nodes"])
-            .highlight_min(axis=1, subset=[c for c in hier.levels.columns if c != "n_nodes"],
-                           props="font-weight: bold")
+    scored = [c for c in hier.levels.columns if c != "n_nodes"]
+    display(hier.levels.style.format("{:.3f}", subset=scored)
+            .highlight_min(axis=1, subset=scored, props="font-weight: bold")
             .set_caption("weighted RMSSE per level (bold: the best per level)"))
-
-# %% [markdown]
-# ### The coherent plan per level
-# The forward forecast of the coarse levels (total, states, stores, categories), reconciled by
-# the best method: each row sums its children (every node and its interval are in
-# `artifacts/forecasts_hierarchy.parquet`).
 
 # %%
 if hier is not None:
+    display(Markdown(
+        "### The coherent plan per level\n"
+        f"The forward forecast of the coarse levels, reconciled by {hier.best}: each row is the "
+        "sum of its children (every node, with its interval, is in "
+        "`artifacts/forecasts_hierarchy.parquet`)."))
     coarse = [lv for lv in hier.tags if " x " not in lv][:4]
     plan = hier.forward[hier.forward["level"].isin(coarse)].pivot(
         index="unique_id", columns="ds", values=hier.model)
