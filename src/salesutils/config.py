@@ -445,16 +445,21 @@ def _validate(cfg: dict, source: str) -> None:
                               source=source, key="model_params")
 
 
+def _check_section(section: Any, name: str, source: str) -> None:
+    """A params section is a mapping of the keys of ``DEFAULTS[name]`` (typos suggested)."""
+    if not isinstance(section, dict):
+        raise ConfigError(f"expected a mapping ({', '.join(DEFAULTS[name])}), got {section!r}",
+                          source=source, key=name)
+    for key in section:
+        if key not in DEFAULTS[name]:
+            raise ConfigError("unknown key" + _suggest(key, list(DEFAULTS[name])),
+                              source=source, key=f"{name}.{key}")
+
+
 def _validate_hierarchy(hier: Any, source: str) -> None:
     from .hierarchy import METHODS
 
-    if not isinstance(hier, dict):
-        raise ConfigError(f"expected a mapping ({', '.join(DEFAULTS['hierarchy'])}), got "
-                          f"{hier!r}", source=source, key="hierarchy")
-    for key in hier:
-        if key not in DEFAULTS["hierarchy"]:
-            raise ConfigError("unknown key" + _suggest(key, list(DEFAULTS["hierarchy"])),
-                              source=source, key=f"hierarchy.{key}")
+    _check_section(hier, "hierarchy", source)
     cols = hier.get("columns")
     if cols is not None and (not isinstance(cols, list)
                              or not all(isinstance(c, str) for c in cols)):
@@ -488,13 +493,7 @@ def _validate_hierarchy(hier: Any, source: str) -> None:
 def _validate_compute(compute: Any, source: str) -> None:
     from .compute import BACKENDS, PROTOCOLS
 
-    if not isinstance(compute, dict):
-        raise ConfigError(f"expected a mapping ({', '.join(DEFAULTS['compute'])}), got "
-                          f"{compute!r}", source=source, key="compute")
-    for key in compute:
-        if key not in DEFAULTS["compute"]:
-            raise ConfigError("unknown key" + _suggest(key, list(DEFAULTS["compute"])),
-                              source=source, key=f"compute.{key}")
+    _check_section(compute, "compute", source)
     backend = compute.get("backend")
     if backend not in BACKENDS:
         raise ConfigError(f"unknown backend {backend!r}" + _suggest_value(str(backend), BACKENDS),
