@@ -154,8 +154,11 @@ class WindowData:
         for j, name in enumerate(names):
             hist = raw[:, :T, j]
             if "price" in name.lower():
-                mean_price = np.nanmean(np.where(hist > 0, hist, np.nan), axis=1)
-                mean_price = np.where(np.isfinite(mean_price), mean_price, 1.0)
+                pos = np.where(hist > 0, hist, np.nan)
+                n_pos = np.sum(~np.isnan(pos), axis=1)
+                # a series never priced in its history (not on sale yet) is scaled by 1
+                mean_price = np.where(n_pos > 0, np.nansum(pos, axis=1) / np.maximum(n_pos, 1),
+                                      1.0)
                 self.fut_norm.append(("price", mean_price[:, None]))
             else:
                 mu, sd = np.nanmean(hist), np.nanstd(hist)
