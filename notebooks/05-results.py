@@ -258,8 +258,8 @@ else:
         "made for each of them separately do not add up. "
         f"`{hier.model}` (`hierarchy.model`; by default the best statistical model above) is "
         f"backtested on all {sum(len(v) for v in hier.tags.values()):,} nodes of the "
-        f"{len(hier.tags)} levels (the total, each group and crossing of {', '.join(hier_cols)}, "
-        f"the series) at the run's cutoffs and {hcfg.residual_windows} earlier ones. Then its "
+        f"{len(hier.tags)} levels ({', '.join(hier.tags)}; the last one is the series) at the "
+        f"run's cutoffs and {hcfg.residual_windows} earlier ones. Then its "
         "forecasts are made coherent: *bottom-up* sums the series' forecasts, *top-down* splits "
         "the total's by the series' historical shares, *WLS* weighs each node by the number of "
         "series under it, *MinT* by the covariance of the nodes' errors at the earlier cutoffs "
@@ -291,7 +291,7 @@ if hier is not None:
         f"The forward forecast of the coarse levels, reconciled by {hier.best}: each row is the "
         "sum of its children (every node, with its interval, is in "
         "`artifacts/forecasts_hierarchy.parquet`)."))
-    coarse = [lv for lv in hier.tags if " x " not in lv][:4]
+    coarse = [lv for lv in list(hier.tags)[:-1] if " x " not in lv][:4]  # not the series
     plan = hier.forward[hier.forward["level"].isin(coarse)].pivot(
         index="unique_id", columns="ds", values=hier.model)
     plan = plan.loc[[n for lv in coarse for n in hier.tags[lv]]]
