@@ -266,19 +266,7 @@ else:
         "(never of the period it reconciles). Each level is scored by the M5 weighted RMSSE "
         "(lower is better; `base` is the forecasts node by node, which do not add up); the last "
         "row, the mean over the levels, is the M5 WRMSSE."))
-    notes = [f"Best method: **{hier.best}**; it reconciles the forward forecast below."]
-    if hier.left_out:
-        notes.append(f"{len(hier.left_out)} series launched after the first hierarchy cutoff are "
-                     f"left out (e.g. {', '.join(hier.left_out[:3])}).")
-    if hier.base_gap < 1e-9:
-        notes.append(f"`{hier.model}` is linear in the data (its forecasts of the nodes already "
-                     "add up), so only top-down changes them: set `hierarchy.model` to a model "
-                     "such as `tsb` or `ets` to see what reconciliation gains.")
-    notes += [f"`{m}` not run: {why}" for m, why in hier.skipped.items()]
-    if hier.lambdas:
-        notes.append("MinT shrinkage intensity per cutoff: " + ", ".join(
-            f"{c}: {v:.2f}" for c, v in hier.lambdas.items()) + ".")
-    display(Markdown(" ".join(notes)))
+    display(Markdown(" ".join(hier.notes())))
     scored = [c for c in hier.levels.columns if c != "n_nodes"]
     display(hier.levels.style.format("{:.3f}", subset=scored)
             .highlight_min(axis=1, subset=scored, props="font-weight: bold")
@@ -291,10 +279,7 @@ if hier is not None:
         f"The forward forecast of the coarse levels, reconciled by {hier.best}: each row is the "
         "sum of its children (every node, with its interval, is in "
         "`artifacts/forecasts_hierarchy.parquet`)."))
-    coarse = [lv for lv in list(hier.tags)[:-1] if " x " not in lv][:4]  # not the series
-    plan = hier.forward[hier.forward["level"].isin(coarse)].pivot(
-        index="unique_id", columns="ds", values=hier.model)
-    plan = plan.loc[[n for lv in coarse for n in hier.tags[lv]]]
+    plan = hier.plan()
     display(plan.rename(columns=lambda d: pd.Timestamp(d).date()).style.format("{:,.0f}")
             .set_caption(f"{hier.model}, reconciled by {hier.best}; largest gap between the "
                          f"total and the sum of the series: "

@@ -41,6 +41,8 @@ DEFAULT_METHODS = ("bottom_up", "top_down", "wls_struct", "mint_shrink")
 _NEEDS_RESIDUALS = ("mint_diag", "mint_shrink")
 #: The name of the unreconciled forecasts in the tables.
 BASE = "base"
+#: The last row of ``HierarchyResult.levels``: the mean over the levels.
+MEAN_ROW = "all levels (M5 WRMSSE)"
 
 
 @dataclass
@@ -57,6 +59,31 @@ class HierarchyResult:
     left_out: list[str] = field(default_factory=list)  # series launched during the backtest
     lambdas: dict[str, float] = field(default_factory=dict)  # MinT shrinkage per cutoff
     base_gap: float = float("nan")  # coherence_gap of the base backtest forecasts
+
+    def notes(self) -> list[str]:
+        """What a reader needs besides the table: the best method, what was left out or skipped
+        and why, whether the model is linear, MinT's shrinkage."""
+        out = [f"Best method: **{self.best}**; it reconciles the forward forecast below."]
+        if self.left_out:
+            out.append(f"{len(self.left_out)} series launched after the first hierarchy cutoff "
+                       f"are left out (e.g. {', '.join(self.left_out[:3])}).")
+        if self.base_gap < 1e-9:
+            out.append(f"`{self.model}` is linear in the data (its forecasts of the nodes already "
+                       "add up), so only top-down changes them: set `hierarchy.model` to a model "
+                       "such as `tsb` or `ets` to see what reconciliation gains.")
+        out += [f"`{m}` not run: {why}" for m, why in self.skipped.items()]
+        if self.lambdas:
+            out.append("MinT shrinkage intensity per cutoff: " + ", ".join(
+                f"{c}: {v:.2f}" for c, v in self.lambdas.items()) + ".")
+        return out
+
+    def plan(self, n_levels: int = 4) -> pd.DataFrame:
+        """The reconciled forward forecast of the first ``n_levels`` uncrossed levels above the
+        series (total, states, stores, categories in M5): node x period, in ``tags`` order."""
+        coarse = [lv for lv in list(self.tags)[:-1] if " x " not in lv][:n_levels]
+        plan = self.forward[self.forward["level"].isin(coarse)].pivot(
+            index="unique_id", columns="ds", values=self.model)
+        return plan.loc[[n for lv in coarse for n in self.tags[lv]]]
 
 
 def hierarchy_columns(static: pd.DataFrame | None, columns: Sequence[str] | None, *,
@@ -164,11 +191,11 @@ def backtest_hierarchy(
     per_cut = evaluate_levels(merged, panel, S, tags, "wrmsse", models=[BASE, *ran],
                               season_length=task.season_length)
     levels = per_cut.groupby(level="level", sort=False).mean()
-    mean = levels[[BASE, *ran]].mean().to_frame("all levels (M5 WRMSSE)").T
+    mean = levels[[BASE, *ran]].mean().to_frame(MEAN_ROW).T
     mean["n_nodes"] = levels["n_nodes"].sum()
     levels = pd.concat([levels, mean])
     levels.index.name = "level"
-    best = min(ran, key=lambda m: levels.loc["all levels (M5 WRMSSE)", m]) if ran else "bottom_up"
+    best = min(ran, key=lambda m: levels.loc[MEAN_ROW, m]) if ran else "bottom_up"
 
     if progress:
         progress(f"forward forecast of {S.shape[0]:,} nodes, reconciled by {best}")

@@ -219,7 +219,7 @@ def read_long(path: Path, freq: str, *, max_series: int | None = None,
     require_columns(df, ["id", *HIERARCHY, "date", "sales"], source=src)
     if df["id"].isna().any():
         raise DataError(f"{int(df['id'].isna().sum())} missing value(s)", source=src, column="id")
-    if max_series:
+    if max_series and first is None:  # the id column could not be read alone: subset here
         df = df[df["id"].isin(pd.unique(df["id"])[:max_series])].reset_index(drop=True)
     ids = pd.Categorical(df["id"])
     frame = pd.DataFrame({"id": ids, "date": parse_dates(df["date"], source=src, column="date"),
