@@ -5,6 +5,10 @@ earlier one ``step`` periods before. At a cutoff a model sees only rows with ``d
 the future-known covariates of the h steps after it, as it would in production), so a backtest
 measures what the model would have done at that date and nothing it could not have known.
 Where the task names a ``closed`` column, forecasts of closed periods are 0 for every model.
+
+The panel is a long frame or a :class:`~salesutils.grid.PanelGrid` (a panel read from a parquet
+file in chunks): models that read grids (``reads_grid``) are given the grid up to the cutoff, every
+other model the long frame of it.
 """
 
 from __future__ import annotations
@@ -16,10 +20,12 @@ from dataclasses import replace
 
 import pandas as pd
 
+from . import grid as panels
+from .grid import PanelGrid
 from .models.base import ForecastModel, ForecastTask
 from .panel_rules import zero_closed
 
-__all__ = ["cutoffs", "cross_validation", "future_covariates", "forward_forecast"]
+__all__ = ["cutoffs", "cross_validation", "future_covariates", "fit_predict", "forward_forecast"]
 
 log = logging.getLogger(__name__)
 
@@ -32,17 +38,24 @@ def cutoffs(last: pd.Timestamp, freq: str, h: int, n_windows: int, step: int | N
     return [grid[-(h + step * (n_windows - 1 - i)) - 1] for i in range(n_windows)]
 
 
-def future_covariates(panel: pd.DataFrame, cutoff: pd.Timestamp, h_end: pd.Timestamp,
-                      columns: Sequence[str]) -> pd.DataFrame | None:
+def future_covariates(panel: pd.DataFrame | PanelGrid, cutoff: pd.Timestamp,
+                      h_end: pd.Timestamp, columns: Sequence[str]) -> pd.DataFrame | None:
     """The future-known covariates of the rows after ``cutoff`` up to ``h_end`` (no target)."""
     if not columns:
         return None
-    rows = panel[(panel["ds"] > cutoff) & (panel["ds"] <= h_end)]
-    return rows[["unique_id", "ds", *columns]].reset_index(drop=True)
+    return panels.between(panel, cutoff, h_end, columns)
+
+
+def fit_predict(model: ForecastModel, train: pd.DataFrame | PanelGrid, task: ForecastTask
+                ) -> pd.DataFrame:
+    """``model.fit(train, task).predict(task)``, the grid laid out as a frame where the model
+    reads frames, and closed periods set to 0."""
+    data = train if panels.reads_grid(model) else panels.as_frame(train)
+    return zero_closed(model.fit(data, task).predict(task), task.future, task.closed, model.alias)
 
 
 def cross_validation(
-    panel: pd.DataFrame,
+    panel: pd.DataFrame | PanelGrid,
     models: Sequence[ForecastModel] | Callable[[], Sequence[ForecastModel]],
     task: ForecastTask,
     n_windows: int = 3,
@@ -55,38 +68,39 @@ def cross_validation(
     log one row per (cutoff, model) with fit+predict seconds and the number of fallbacks.
     ``models`` may be a factory so that each cutoff starts from fresh, unfitted models.
     """
-    last = panel["ds"].max()
+    dates = panels.periods(panel)
+    last = dates[-1]
     cuts = cutoffs(last, task.freq, task.h, n_windows, step)
-    if cuts[0] <= panel["ds"].min():
-        raise ValueError(f"the panel ({panel['ds'].min().date()}..{last.date()}) is too short for "
+    if cuts[0] <= dates[0]:
+        raise ValueError(f"the panel ({dates[0].date()}..{last.date()}) is too short for "
                          f"{n_windows} backtest windows of {task.h} periods")
     future_cols = list(task.roles.get("future_known", []))
     frames, rows = [], []
     for i, cutoff in enumerate(cuts):
-        train = panel[panel["ds"] <= cutoff]
+        train = panels.until(panel, cutoff)
         h_end = pd.date_range(cutoff, periods=task.h + 1, freq=task.freq)[-1]
-        test = panel.loc[(panel["ds"] > cutoff) & (panel["ds"] <= h_end), ["unique_id", "ds", "y"]]
-        test = test[test["unique_id"].isin(train["unique_id"].unique())]  # launched later: no history
+        test = panels.between(panel, cutoff, h_end, ["y"])
+        known = train.ids if isinstance(train, PanelGrid) else train["unique_id"].unique()
+        test = test[test["unique_id"].isin(known)]  # launched later: no history
         fold_task = replace(task, future=future_covariates(panel, cutoff, h_end, future_cols))
         merged = test
         for model in (models() if callable(models) else models):
             t0 = time.perf_counter()
             if progress:
                 progress(f"cutoff {i + 1}/{len(cuts)} ({cutoff.date()}): {model.alias}")
-            fc = zero_closed(model.fit(train, fold_task).predict(fold_task), fold_task.future,
-                             task.closed, model.alias)
+            fc = fit_predict(model, train, fold_task)
             seconds = time.perf_counter() - t0
             merged = merged.merge(fc, on=["unique_id", "ds"], how="left")
             rows.append({"cutoff": cutoff, "model": model.alias, "seconds": seconds,
-                         "series": train["unique_id"].nunique(), "fallbacks": len(model.fallbacks)})
+                         "series": len(known), "fallbacks": len(model.fallbacks)})
         merged.insert(2, "cutoff", cutoff)
         frames.append(merged)
     out = pd.concat(frames, ignore_index=True)
     return out, pd.DataFrame(rows)
 
 
-def forward_forecast(models: Sequence[ForecastModel], panel: pd.DataFrame, task: ForecastTask
-                     ) -> pd.DataFrame:
+def forward_forecast(models: Sequence[ForecastModel], panel: pd.DataFrame | PanelGrid,
+                     task: ForecastTask) -> pd.DataFrame:
     """Fit each model on the whole panel and forecast the h periods after its end (one frame).
 
     ``task.future`` must hold the future-known covariates of those periods where models use them.
@@ -94,7 +108,6 @@ def forward_forecast(models: Sequence[ForecastModel], panel: pd.DataFrame, task:
     """
     forecasts = None
     for model in models:
-        fc = zero_closed(model.fit(panel, task).predict(task), task.future, task.closed,
-                         model.alias)
+        fc = fit_predict(model, panel, task)
         forecasts = fc if forecasts is None else forecasts.merge(fc, on=["unique_id", "ds"])
     return forecasts

@@ -19,6 +19,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from .. import grid as panels
 from .base import ForecastModel, ForecastTask, clip_non_negative
 
 __all__ = ["Conformal", "QUANTILES"]
@@ -38,32 +39,37 @@ class Conformal(ForecastModel):
         self.inner = inner
         self.residuals: pd.DataFrame | None = None
 
-    def fit(self, train: pd.DataFrame, task: ForecastTask) -> "Conformal":
+    @property
+    def reads_grid(self) -> bool:
+        """A grid goes to the inner model as it is where that model reads grids."""
+        return panels.reads_grid(self.inner)
+
+    def fit(self, train: pd.DataFrame | panels.PanelGrid, task: ForecastTask) -> "Conformal":
         from ..backtest import cutoffs, future_covariates
 
-        last = train["ds"].max()
+        dates = panels.periods(train)
+        last = dates[-1]
         frames = []
-        grid = pd.DatetimeIndex(np.sort(train["ds"].unique()))
         for cutoff in cutoffs(last, task.freq, task.h, self.n_windows, task.h):
-            part = train[train["ds"] <= cutoff]
-            if part["ds"].nunique() < max(3, len(grid) // 3):
+            if int(dates.searchsorted(cutoff, side="right")) < max(3, len(dates) // 3):
                 continue  # too little history left before this calibration cutoff
+            part = panels.until(train, cutoff)
             h_end = pd.date_range(cutoff, periods=task.h + 1, freq=task.freq)[-1]
             fold = replace(task, future=future_covariates(train, cutoff, h_end,
                                                           task.roles.get("future_known", [])))
             fc = self.factory().fit(part, fold).predict(fold)
-            actual = train[(train["ds"] > cutoff) & (train["ds"] <= h_end)][["unique_id", "ds", "y"]]
+            actual = panels.between(train, cutoff, h_end, ["y"])
             merged = actual.merge(fc[["unique_id", "ds", self.alias]], on=["unique_id", "ds"])
             if merged.empty:  # no actual where this fold forecast (gaps): nothing to learn
                 continue
             merged["step"] = merged.groupby("unique_id").cumcount() + 1
-            scale = part.groupby("unique_id", observed=True)["y"].mean()
+            scale = panels.series_mean(part)
             merged["scale"] = merged["unique_id"].map(scale).where(lambda s: s > 0, 1.0)
             merged["error"] = (merged["y"] - merged[self.alias]) / merged["scale"]
             frames.append(merged[["unique_id", "step", "error"]])
         self.residuals = pd.concat(frames, ignore_index=True) if frames else None
         self.inner = self.factory().fit(train, task)
-        self._scale = train.groupby("unique_id", observed=True)["y"].mean()
+        self._scale = panels.series_mean(train)
         self.fallbacks = self.inner.fallbacks
         return self
 

@@ -76,6 +76,7 @@ import numpy as np
 import pandas as pd
 
 from ..features import calendar_features
+from ..grid import PanelGrid
 from .base import ForecastModel, ForecastTask, clip_non_negative
 
 __all__ = ["LGBMGlobal", "LGBMRecursive", "FEATURE_FAMILIES", "direct_buckets", "default_windows",
@@ -265,6 +266,7 @@ class LGBMGlobal(ForecastModel):
     alias = "lgbm"
     family = "tree"
     has_intervals = False
+    reads_grid = True  # fit takes a salesutils.grid.PanelGrid (a panel read in chunks)
     DEFAULTS = dict(strategy="direct", objective="tweedie", tweedie_power=1.2, learning_rate=0.1,
                     num_leaves=31, min_data_in_leaf=20, feature_fraction=0.8, bagging_fraction=0.8,
                     lambda_l2=1.0, n_estimators=1000, early_stopping_rounds=50, es_metric="l1", refit=False,
@@ -287,28 +289,34 @@ class LGBMGlobal(ForecastModel):
 
     # ------------------------------------------------------------------ layout of the panel
 
-    def _setup(self, train: pd.DataFrame, task: ForecastTask) -> None:
-        """The grid, the covariate plan and the fixed feature settings, from ``train`` only."""
-        missing = {"unique_id", "ds", "y"} - set(train.columns)
-        if missing:
-            raise ValueError(f"the training panel lacks column(s) {sorted(missing)}")
-        if train.empty:
-            raise ValueError("the training panel is empty")
-        if train.duplicated(["unique_id", "ds"]).any():
-            raise ValueError("the training panel has duplicate (unique_id, ds) rows")
+    def _setup(self, train: pd.DataFrame | PanelGrid, task: ForecastTask) -> None:
+        """The grid, the covariate plan and the fixed feature settings, from ``train`` only.
+
+        ``train`` is a long frame or a :class:`~salesutils.grid.PanelGrid` (read from a file in
+        chunks); a frame is laid out on the same grid first, so both give the same model.
+        """
+        roles = task.roles or {}
+        if isinstance(train, PanelGrid):
+            grid = train
+        else:
+            if train.empty:
+                raise ValueError("the training panel is empty")
+            cols = set(train.columns)
+            declared = [c for c in [*roles.get("future_known", []), *roles.get("historical_only", [])]
+                        if c in cols]
+            undeclared = cols - {"unique_id", "ds", "y", *declared, *roles.get("static", [])}
+            if undeclared:
+                log.info("lgbm ignores columns without a declared role: %s", sorted(undeclared))
+            static = [] if task.static is not None else \
+                [c for c in roles.get("static", []) if c in cols and c not in declared]
+            grid = PanelGrid.from_frame(train, task.freq, declared, static,
+                                        source="the training panel", validate=False)
         self.h = int(task.h)
         freq = task.freq
-        codes, ids = pd.factorize(train["unique_id"], sort=True)
-        ds = pd.DatetimeIndex(train["ds"])
-        grid = pd.date_range(ds.min(), ds.max(), freq=freq)
-        tidx = grid.get_indexer(ds)
-        if (tidx < 0).any():
-            bad = ds[tidx < 0][:3]
-            raise ValueError(f"dates not on the {freq!r} grid starting {ds.min().date()}: "
-                             f"{[str(d.date()) for d in bad]}")
-        T = len(grid)
-        self.ids, self.n_train = ids, T
-        self.dates = pd.date_range(grid[0], periods=T + self.h, freq=freq)
+        ids, grid_dates = grid.ids, grid.dates
+        T = len(grid_dates)
+        self.ids, self.n_train = pd.Index(ids), T
+        self.dates = pd.date_range(grid_dates[0], periods=T + self.h, freq=freq)
         n = len(ids)
         diffs = np.diff(self.dates.values).astype("timedelta64[s]").astype(float) / 86400.0
         self.period_days = float(np.median(diffs)) if len(diffs) else 1.0
@@ -319,9 +327,7 @@ class LGBMGlobal(ForecastModel):
         self.n_recent = 7 if self.daily else 4
         self.age_cap = max(self.windows)  # see "static" in the module docstring
 
-        y = np.full((n, T + self.h), np.nan)
-        yv = train["y"].to_numpy(dtype=float)
-        y[codes, tidx] = yv
+        y = self._widen(grid.values["y"])
         obs = ~np.isnan(y)
         self.start = obs.argmax(axis=1)
         self.end = T - 1 - obs[:, :T][:, ::-1].argmax(axis=1)
@@ -332,34 +338,34 @@ class LGBMGlobal(ForecastModel):
         else:
             scale = np.ones(n)
         self.scale = scale
-        self.y = y / scale[:, None]
+        y /= scale[:, None]
+        self.y = y
 
-        roles = task.roles or {}
-        cols = set(train.columns)
-        self.future_cols = [c for c in roles.get("future_known", []) if c in cols]
-        self.hist_cols = [c for c in roles.get("historical_only", []) if c in cols]
-        undeclared = cols - {"unique_id", "ds", "y", *self.future_cols, *self.hist_cols,
-                             *roles.get("static", [])}
-        if undeclared:
-            log.info("lgbm ignores columns without a declared role: %s", sorted(undeclared))
+        self.future_cols = [c for c in roles.get("future_known", []) if c in grid.values]
+        self.hist_cols = [c for c in roles.get("historical_only", []) if c in grid.values]
         self.cat_levels: dict[str, pd.Index] = {}
         self.kinds: dict[str, str] = {}
         for c in self.future_cols + self.hist_cols:
-            s = train[c]
-            if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
-                vals = pd.unique(s.dropna().astype(float))
-                if set(vals) <= {0.0, 1.0}:
-                    self.kinds[c] = "flag"
-                elif c in self.future_cols and "price" in c.lower():
-                    self.kinds[c] = "price"
-                else:
-                    self.kinds[c] = "number"
-            else:
+            if c in grid.levels:
                 self.kinds[c] = "category"
-                self.cat_levels[c] = pd.Index(sorted(pd.unique(s.dropna().astype(str))))
-        self.fut = {c: self._to_grid(train, codes, tidx, c) for c in self.future_cols}
-        self.hist = {c: self._to_grid(train, codes, tidx, c) for c in self.hist_cols}
-        self._setup_static(train, task, codes)
+                self.cat_levels[c] = grid.levels[c]
+                continue
+            a = grid.values[c]
+            if bool(np.all(np.isnan(a) | (a == 0.0) | (a == 1.0))):
+                self.kinds[c] = "flag"
+            elif c in self.future_cols and "price" in c.lower():
+                self.kinds[c] = "price"
+            else:
+                self.kinds[c] = "number"
+        self.fut = {c: self._widen(grid.values[c]) for c in self.future_cols}
+        self.hist = {c: self._widen(grid.values[c]) for c in self.hist_cols}
+        self._setup_static(grid, task)
+
+    def _widen(self, a: np.ndarray) -> np.ndarray:
+        """A training matrix with the ``h`` horizon columns appended (NaN: not known yet)."""
+        out = np.full((a.shape[0], a.shape[1] + self.h), np.nan)
+        out[:, : a.shape[1]] = a
+        return out
 
     def _encode(self, values: pd.Series, col: str) -> np.ndarray:
         if col in self.cat_levels:
@@ -367,18 +373,13 @@ class LGBMGlobal(ForecastModel):
             return np.where(c >= 0, c, np.nan).astype(float)
         return values.astype(float).to_numpy(dtype=float, na_value=np.nan)
 
-    def _to_grid(self, frame: pd.DataFrame, codes: np.ndarray, tidx: np.ndarray, col: str) -> np.ndarray:
-        out = np.full((len(self.ids), len(self.dates)), np.nan)
-        out[codes, tidx] = self._encode(frame[col], col)
-        return out
-
-    def _setup_static(self, train: pd.DataFrame, task: ForecastTask, codes: np.ndarray) -> None:
-        static_roles = list((task.roles or {}).get("static", []))
+    def _setup_static(self, grid: PanelGrid, task: ForecastTask) -> None:
         if task.static is not None:
             st = task.static.drop_duplicates("unique_id")
+        elif grid.static is not None:
+            st = grid.static
         else:
-            have = [c for c in static_roles if c in train.columns]
-            st = train.groupby("unique_id", observed=True, sort=False)[have].first().reset_index()
+            st = pd.DataFrame({"unique_id": pd.Series(dtype=object)})
         pos = pd.Index(st["unique_id"]).get_indexer(self.ids) if len(st) else np.full(len(self.ids), -1)
         self.static_cols: dict[str, tuple[str, np.ndarray]] = {}
         for c in st.columns:
