@@ -161,3 +161,22 @@ def test_duplicates_are_caught_within_and_across_batches_without_validation():
     off = frame.assign(ds=frame["ds"].where(frame.index != 4, pd.Timestamp("2022-02-02")))
     with pytest.raises(DataError, match="not on the 'W-MON' grid"):
         PanelGrid.from_frame(off, "W-MON", validate=False)
+
+
+def test_a_deep_model_trains_on_the_chunked_grid_as_on_the_frame(synthetic, tmp_path):
+    """The network sees the same windows from a grid read in chunks: same seeded forecasts."""
+    pytest.importorskip("tensorflow")
+    panel, roles, freq = synthetic
+    grid = PanelGrid.from_parquet(_write(tmp_path, panel), freq, _columns(roles), ["category"],
+                                  batch_rows=300)
+    task = ForecastTask(freq=freq, h=4, season_length=52, seed=0, n_jobs=1, roles=roles)
+
+    def models():
+        return [get_model("mlp", epochs=2, windows_per_epoch=256, batch_size=64, lookback=16)]
+
+    a, _ = cross_validation(panel, models, task, n_windows=1)
+    b, _ = cross_validation(grid, models, task, n_windows=1)
+    key = ["unique_id", "ds"]
+    pd.testing.assert_frame_equal(a.sort_values(key).reset_index(drop=True),
+                                  b.sort_values(key).reset_index(drop=True)[a.columns],
+                                  check_dtype=False)

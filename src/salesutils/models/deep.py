@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..grid import PanelGrid
 from .architectures import ARCHITECTURES, QUANTILES, build, custom_objects, keras_module
 from .base import ForecastModel, ForecastTask, clip_non_negative
 from .windows import WindowData
@@ -45,11 +46,14 @@ log = logging.getLogger(__name__)
 _RECENT: OrderedDict[tuple, "DeepGlobal"] = OrderedDict()
 
 
-def _panel_key(train: pd.DataFrame, task: ForecastTask) -> tuple:
+def _panel_key(train: pd.DataFrame | PanelGrid, task: ForecastTask) -> tuple:
     """The training panel and task of a fit: the same objects, unchanged (length, last date and
     total sales guard against an id reused by another frame)."""
-    return (id(train), len(train), train["ds"].max(), float(train["y"].sum()), id(task), task.h,
-            task.seed)
+    if isinstance(train, PanelGrid):
+        size, last, total = train.n_rows, train.dates[-1], float(np.nansum(train.values["y"]))
+    else:
+        size, last, total = len(train), train["ds"].max(), float(train["y"].sum())
+    return (id(train), size, last, total, id(task), task.h, task.seed)
 
 
 def _fit_key(model: "DeepGlobal", train: pd.DataFrame, task: ForecastTask) -> tuple:
@@ -100,6 +104,7 @@ class DeepGlobal(ForecastModel):
     """
 
     family = "deep"
+    reads_grid = True  # fit takes a salesutils.grid.PanelGrid (a panel read in chunks)
     arch = "mlp"
     DEFAULTS = dict(lookback=None, width=32, hidden=(128, 64), dropout=0.1, epochs=100,
                     batch_size=256, windows_per_epoch=None, patience=10, learning_rate=1e-3,
@@ -261,6 +266,7 @@ class DeepEnsemble(ForecastModel):
 
     alias = "deep_ensemble"
     family = "deep"
+    reads_grid = True  # fit takes a salesutils.grid.PanelGrid (a panel read in chunks)
 
     def __init__(self, members=("mlp", "tcn", "gru"), top_k: int = 3,
                  member_params: dict | None = None):

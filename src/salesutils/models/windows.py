@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from ..features import calendar_features
+from ..grid import PanelGrid
 from .base import ForecastTask, future_dates
 from .stats import encode_covariates
 
@@ -58,35 +59,65 @@ def _is_numeric(values: pd.Series) -> bool:
         and not isinstance(values.dtype, pd.CategoricalDtype)
 
 
+def _encode_grid(grid: PanelGrid, cols: list[str], max_levels: int = 20
+                 ) -> tuple[np.ndarray, list[str], list]:
+    """The grid's covariates as (S, T, k) floats, encoded as :func:`encode_covariates` encodes a
+    frame (numbers kept, text one-hot without its most frequent level, at most ``max_levels``),
+    with the spec that encodes the horizon the same way."""
+    blocks, names, spec = [], [], []
+    for c in cols:
+        a = grid.values[c]
+        if c not in grid.levels:
+            blocks.append(a[..., None])
+            names.append(c)
+            spec.append((c, "num", None))
+            continue
+        codes = a[~np.isnan(a)].astype(np.int64)
+        counts = np.bincount(codes, minlength=len(grid.levels[c]))
+        order = np.argsort(-counts, kind="stable")  # most frequent first; ties by level
+        keep = [k for k in order[1: max_levels + 1] if counts[k] > 0]
+        levels = [str(grid.levels[c][k]) for k in keep]
+        spec.append((c, "cat", levels))
+        if levels:
+            d = np.stack([(a == k).astype(float) for k in keep], axis=2)
+            d[np.isnan(a)] = np.nan
+            blocks.append(d)
+            names += [f"{c}={lv}" for lv in levels]
+    X = np.concatenate(blocks, axis=2) if blocks else np.empty(grid.values["y"].shape + (0,))
+    return X, names, spec
+
+
 class WindowData:
     """The training panel on a regular (series x period) grid, with the horizon appended.
 
-    ``train``: the long panel (``unique_id``, ``ds``, ``y`` and covariates) up to a cutoff;
-    ``task``: its roles, static frame and the future-known covariates of the horizon.
+    ``train``: the long panel (``unique_id``, ``ds``, ``y`` and covariates) up to a cutoff, or
+    the same as a :class:`~salesutils.grid.PanelGrid` (a panel read from a file in chunks; a
+    frame is laid out as one first, so both give the same windows); ``task``: its roles, static
+    frame (else the static columns of the panel) and the future-known covariates of the horizon.
     """
 
-    def __init__(self, train: pd.DataFrame, task: ForecastTask, lookback: int):
-        if train.empty:
-            raise ValueError("the training panel is empty")
+    def __init__(self, train: pd.DataFrame | PanelGrid, task: ForecastTask, lookback: int):
         self.L, self.h, self.freq = int(lookback), int(task.h), task.freq
-        train = train.sort_values(["unique_id", "ds"])
-        self.ids = np.array(sorted(train["unique_id"].astype(str).unique()))
-        pos = {uid: i for i, uid in enumerate(self.ids)}
-        start, end = train["ds"].min(), train["ds"].max()
-        dates = pd.date_range(start, end, freq=task.freq)
-        if len(dates) == 0 or dates[-1] != end:
-            raise ValueError(f"dates do not lie on the {task.freq!r} grid from {start} to {end}")
-        self.T = len(dates)
-        self.dates = dates.append(future_dates(end, self.h, task.freq))  # T + h
-        S, T, h = len(self.ids), self.T, self.h
-        si = train["unique_id"].astype(str).map(pos).to_numpy()
-        ti = self.dates.get_indexer(pd.DatetimeIndex(train["ds"]))
-        if (ti < 0).any():
-            raise ValueError(f"some dates are off the {task.freq!r} grid")
-        self._si, self._ti = si, ti
+        roles = task.roles or {}
+        if isinstance(train, PanelGrid):
+            grid = train
+        else:
+            if train.empty:
+                raise ValueError("the training panel is empty")
+            cols = [c for c in [*roles.get("future_known", []), *roles.get("historical_only", [])]
+                    if c in train.columns
+                    and not pd.api.types.is_datetime64_any_dtype(train[c])]
+            static = [] if task.static is not None else \
+                [c for c in roles.get("static", []) if c in train.columns and c not in cols]
+            grid = PanelGrid.from_frame(train, task.freq, cols, static,
+                                        source="the training panel", validate=False)
+        self.ids = np.asarray(grid.ids, dtype=str)
+        dates = grid.dates
+        self.T = T = len(dates)
+        self.dates = dates.append(future_dates(dates[-1], self.h, task.freq))  # T + h
+        S, h = len(self.ids), self.h
 
-        y = np.full((S, T), np.nan)
-        y[si, ti] = train["y"].to_numpy(dtype=float)
+        y = grid.values["y"]
         observed = np.isfinite(y)
         self.scale = np.nanmean(np.abs(y), axis=1)
         self.scale = np.where(np.isfinite(self.scale) & (self.scale > 0), self.scale, 1.0)
@@ -95,17 +126,16 @@ class WindowData:
         self.y = (y / self.scale[:, None]).astype("float32")  # NaN where unobserved
         self.observed = observed
 
-        roles = task.roles or {}
-        hist_cols = [c for c in roles.get("historical_only", []) if c in train.columns
-                     and pd.api.types.is_numeric_dtype(train[c])]
-        fut_cols = [c for c in roles.get("future_known", []) if c in train.columns]
-        self.hist = self._standardised_grid(train, hist_cols)  # (S, T, k) NaN -> 0 later
+        hist_cols = [c for c in roles.get("historical_only", [])
+                     if c in grid.values and c not in grid.levels]
+        fut_cols = [c for c in roles.get("future_known", []) if c in grid.values]
+        self.hist = self._standardised_grid(grid, hist_cols)  # (S, T, k) NaN -> 0 later
         self.hist_names = hist_cols
-        self._setup_future(train, task, fut_cols)
+        self._setup_future(grid, task, fut_cols)
         cal = calendar_features(self.dates, task.freq)
         self.cal = cal.to_numpy(dtype="float32")  # (T + h, c)
         self.cal_names = list(cal.columns)
-        self._setup_static(task)
+        self._setup_static(task.static if task.static is not None else grid.static)
         self.layout = Layout(
             lookback=self.L, h=h,
             past=["y", "observed"] + self.hist_names + self.fut_names + self.cal_names,
@@ -114,29 +144,25 @@ class WindowData:
             static_num=self.num_names + ["level"])
 
     # --- covariate grids ----------------------------------------------------------------------
-    def _grid(self, values: np.ndarray, width: int, k: int) -> np.ndarray:
-        out = np.full((len(self.ids), width, k), np.nan, dtype="float64")
-        out[self._si, self._ti] = values
-        return out
-
-    def _standardised_grid(self, train: pd.DataFrame, cols: list[str]) -> np.ndarray:
+    def _standardised_grid(self, grid: PanelGrid, cols: list[str]) -> np.ndarray:
         if not cols:
             return np.zeros((len(self.ids), self.T, 0), dtype="float32")
-        g = self._grid(train[cols].to_numpy(dtype=float), self.T, len(cols))
+        g = np.stack([grid.values[c] for c in cols], axis=2)
         mu, sd = np.nanmean(g, axis=(0, 1)), np.nanstd(g, axis=(0, 1))
         sd = np.where(np.isfinite(sd) & (sd > 0), sd, 1.0)
         return np.nan_to_num((g - np.nan_to_num(mu)) / sd).astype("float32")
 
-    def _setup_future(self, train: pd.DataFrame, task: ForecastTask, cols: list[str]) -> None:
-        """Raw future-known values on the grid (history from ``train``, horizon from
+    def _setup_future(self, grid: PanelGrid, task: ForecastTask, cols: list[str]) -> None:
+        """Raw future-known values on the grid (history from the training panel, horizon from
         ``task.future``), filled forward per series, and how to normalise each channel."""
         S, T, h = len(self.ids), self.T, self.h
         if not cols:
             self.fut_raw = np.zeros((S, T + h, 0))
             self.fut_names, self.fut_norm = [], []
             return
-        X, names, spec = encode_covariates(train, cols)
-        raw = self._grid(X, T + h, X.shape[1])
+        X, names, spec = _encode_grid(grid, cols)
+        raw = np.full((S, T + h, X.shape[2]), np.nan)
+        raw[:, :T] = X
         fut = task.future
         if fut is not None and len(fut) and set(cols) <= set(fut.columns):
             f = fut[fut["unique_id"].astype(str).isin(set(self.ids))]
@@ -175,12 +201,11 @@ class WindowData:
                 out[..., j] = (raw[..., j] - p[0]) / p[1]
         return np.nan_to_num(out)
 
-    def _setup_static(self, task: ForecastTask) -> None:
+    def _setup_static(self, st: pd.DataFrame | None) -> None:
         self.cat_levels: dict[str, list[str]] = {}
         self.num_names: list[str] = []
         S = len(self.ids)
         cat, num = [], []
-        st = task.static
         if st is not None and len(st) and "unique_id" in st.columns:
             st = st.assign(unique_id=st["unique_id"].astype(str)).drop_duplicates("unique_id")
             st = st.set_index("unique_id").reindex(self.ids)
