@@ -37,7 +37,8 @@ import pandas as pd
 from .errors import DataError
 from .validation import require_columns, validate_panel
 
-__all__ = ["PanelGrid", "periods", "until", "between", "series_mean", "as_frame", "reads_grid"]
+__all__ = ["PanelGrid", "periods", "until", "between", "series_mean", "as_frame", "reads_grid",
+           "training_grid"]
 
 KEYS = ("unique_id", "ds")
 
@@ -304,6 +305,25 @@ def series_mean(panel: pd.DataFrame | PanelGrid) -> pd.Series:
 def as_frame(panel: pd.DataFrame | PanelGrid) -> pd.DataFrame:
     """The long frame, for models that read frames."""
     return panel.to_frame() if isinstance(panel, PanelGrid) else panel
+
+
+def training_grid(train: pd.DataFrame | PanelGrid, task, keep: Callable[[pd.Series], bool]
+                  = lambda s: True) -> PanelGrid:
+    """The training panel of a global model as a grid: a grid as it is; a frame laid out with
+    its declared future-known and historical-only columns (those ``keep`` accepts) and, where
+    ``task.static`` is not given, its static columns. No contract checks: the caller's panel
+    has passed them (a grid from a file is checked as it is read)."""
+    if isinstance(train, PanelGrid):
+        return train
+    if train.empty:
+        raise ValueError("the training panel is empty")
+    roles = task.roles or {}
+    cols = [c for c in [*roles.get("future_known", []), *roles.get("historical_only", [])]
+            if c in train.columns and keep(train[c])]
+    static = [] if task.static is not None else \
+        [c for c in roles.get("static", []) if c in train.columns and c not in cols]
+    return PanelGrid.from_frame(train, task.freq, cols, static, source="the training panel",
+                                validate=False)
 
 
 def reads_grid(model) -> bool:

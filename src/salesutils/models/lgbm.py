@@ -76,7 +76,7 @@ import numpy as np
 import pandas as pd
 
 from ..features import calendar_features
-from ..grid import PanelGrid
+from ..grid import PanelGrid, training_grid
 from .base import ForecastModel, ForecastTask, clip_non_negative
 
 __all__ = ["LGBMGlobal", "LGBMRecursive", "FEATURE_FAMILIES", "direct_buckets", "default_windows",
@@ -296,21 +296,13 @@ class LGBMGlobal(ForecastModel):
         chunks); a frame is laid out on the same grid first, so both give the same model.
         """
         roles = task.roles or {}
-        if isinstance(train, PanelGrid):
-            grid = train
-        else:
-            if train.empty:
-                raise ValueError("the training panel is empty")
-            cols = set(train.columns)
-            declared = [c for c in [*roles.get("future_known", []), *roles.get("historical_only", [])]
-                        if c in cols]
-            undeclared = cols - {"unique_id", "ds", "y", *declared, *roles.get("static", [])}
+        if not isinstance(train, PanelGrid):
+            undeclared = set(train.columns) - {"unique_id", "ds", "y", *roles.get("future_known", []),
+                                               *roles.get("historical_only", []),
+                                               *roles.get("static", [])}
             if undeclared:
                 log.info("lgbm ignores columns without a declared role: %s", sorted(undeclared))
-            static = [] if task.static is not None else \
-                [c for c in roles.get("static", []) if c in cols and c not in declared]
-            grid = PanelGrid.from_frame(train, task.freq, declared, static,
-                                        source="the training panel", validate=False)
+        grid = training_grid(train, task)
         self.h = int(task.h)
         freq = task.freq
         ids, grid_dates = grid.ids, grid.dates

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from ..features import calendar_features
-from ..grid import PanelGrid
+from ..grid import PanelGrid, training_grid
 from .base import ForecastTask, future_dates
 from .stats import encode_covariates
 
@@ -99,18 +99,8 @@ class WindowData:
     def __init__(self, train: pd.DataFrame | PanelGrid, task: ForecastTask, lookback: int):
         self.L, self.h, self.freq = int(lookback), int(task.h), task.freq
         roles = task.roles or {}
-        if isinstance(train, PanelGrid):
-            grid = train
-        else:
-            if train.empty:
-                raise ValueError("the training panel is empty")
-            cols = [c for c in [*roles.get("future_known", []), *roles.get("historical_only", [])]
-                    if c in train.columns
-                    and not pd.api.types.is_datetime64_any_dtype(train[c])]
-            static = [] if task.static is not None else \
-                [c for c in roles.get("static", []) if c in train.columns and c not in cols]
-            grid = PanelGrid.from_frame(train, task.freq, cols, static,
-                                        source="the training panel", validate=False)
+        grid = training_grid(train, task,
+                             keep=lambda s: not pd.api.types.is_datetime64_any_dtype(s))
         self.ids = np.asarray(grid.ids, dtype=str)
         dates = grid.dates
         self.T = T = len(dates)
