@@ -180,3 +180,13 @@ def test_a_deep_model_trains_on_the_chunked_grid_as_on_the_frame(synthetic, tmp_
     pd.testing.assert_frame_equal(a.sort_values(key).reset_index(drop=True),
                                   b.sort_values(key).reset_index(drop=True)[a.columns],
                                   check_dtype=False)
+
+
+def test_a_frame_is_laid_out_without_copying_it_whatever_its_id_dtype():
+    frame = make_panel(n_series=3, periods=12).assign(store=lambda f: f["unique_id"] + "_store")
+    text = PanelGrid.from_frame(frame, "W-MON", static=["store"], validate=False)
+    coded = PanelGrid.from_frame(frame.astype({"unique_id": "category"}), "W-MON",
+                                 static=["store"], validate=False)
+    assert list(coded.ids) == list(text.ids) == ["s0", "s1", "s2"]
+    np.testing.assert_array_equal(coded.values["y"], text.values["y"])
+    assert list(coded.static["store"]) == ["s0_store", "s1_store", "s2_store"]

@@ -102,7 +102,7 @@ class PanelGrid:
 
         def batches(cols: list[str]) -> Iterator[tuple[str, pd.DataFrame]]:
             for start in range(0, max(1, len(frame)), step):
-                part = frame.iloc[start:start + step][cols]
+                part = frame if step >= len(frame) else frame.iloc[start:start + step]
                 yield (source if step >= len(frame) else
                        f"{source} (rows {start + 1}..{start + len(part)})"), part
 
@@ -122,10 +122,10 @@ class PanelGrid:
         for where, part in batches(["unique_id", "ds", *columns]):
             if not len(part):
                 continue
-            part = _checked(part, where, freq, validate, target=False)
+            part, uid, ds = _checked(part, where, freq, validate, target=False)
             rows += len(part)
-            ids.update(pd.unique(part["unique_id"]))
-            lo, hi = part["ds"].min(), part["ds"].max()
+            ids.update(pd.unique(uid))
+            lo, hi = ds.min(), ds.max()
             first = lo if first is None else min(first, lo)
             last = hi if last is None else max(last, hi)
             for c in columns:
@@ -145,21 +145,21 @@ class PanelGrid:
         for where, part in batches(["unique_id", "ds", "y", *columns, *static]):
             if not len(part):
                 continue
-            part = _checked(part, where, freq, validate, target=True)
-            si = id_index.get_indexer(part["unique_id"])
-            ti = dates.get_indexer(part["ds"])
+            part, uid, ds = _checked(part, where, freq, validate, target=True)
+            si = id_index.get_indexer(uid)
+            ti = dates.get_indexer(ds)
             if (ti < 0).any():
-                bad = part["ds"][ti < 0].iloc[0]
+                bad = ds[ti < 0][0]
                 raise DataError(f"date {bad} is not on the {freq!r} grid from {dates[0].date()}",
                                 source=where, column="ds")
             taken = present[si, ti]
             if taken.any():  # a cell an earlier batch wrote
-                _raise_duplicate(part, where, int(np.argmax(taken)), earlier=True)
+                _raise_duplicate(uid, ds, where, int(np.argmax(taken)), earlier=True)
             present[si, ti] = True
             n_filled += len(part)
             if np.count_nonzero(present) != n_filled:  # a cell written twice in this batch
                 flat = pd.Series(si.astype(np.int64) * T + ti)
-                _raise_duplicate(part, where, int(np.argmax(flat.duplicated().to_numpy())))
+                _raise_duplicate(uid, ds, where, int(np.argmax(flat.duplicated().to_numpy())))
             values["y"][si, ti] = part["y"].to_numpy(dtype=float)
             for c in columns:
                 s = part[c]
@@ -172,7 +172,7 @@ class PanelGrid:
                 else:
                     values[c][si, ti] = s.astype(float).to_numpy(dtype=float, na_value=np.nan)
             if static:
-                statics.append(part.groupby("unique_id", sort=False)[static].first())
+                statics.append(part[static].groupby(uid.to_numpy(), sort=False).first())
         st = None
         if static:
             st = pd.concat(statics).groupby(level=0, sort=False).first()
@@ -249,22 +249,24 @@ class PanelGrid:
 
 
 def _checked(part: pd.DataFrame, where: str, freq: str, validate: bool, target: bool
-             ) -> pd.DataFrame:
-    """One batch with string ids and datetime dates: checked against the data contract
-    (:func:`validate_panel`), or only normalised when the caller has validated the panel."""
+             ) -> tuple[pd.DataFrame, pd.Index, pd.DatetimeIndex]:
+    """One batch and its ids (as text) and dates: checked against the data contract
+    (:func:`validate_panel`, a sorted copy), or, when the caller has validated the panel, the
+    batch as it is (no copy of the frame: only the key columns are converted)."""
     if validate:
-        return validate_panel(part, source=where, freq=freq, allow_missing_target=True,
+        part = validate_panel(part, source=where, freq=freq, allow_missing_target=True,
                               target_col="y" if target else None)
-    part = part.assign(unique_id=part["unique_id"].astype(str))
-    if not pd.api.types.is_datetime64_any_dtype(part["ds"]):
-        part = part.assign(ds=pd.to_datetime(part["ds"]))
-    return part
+    uid = pd.Index(part["unique_id"])
+    if not pd.api.types.is_string_dtype(uid) or isinstance(uid.dtype, pd.CategoricalDtype):
+        uid = uid.astype(str)
+    return part, uid, pd.DatetimeIndex(pd.to_datetime(part["ds"]))
 
 
-def _raise_duplicate(part: pd.DataFrame, where: str, k: int, earlier: bool = False) -> None:
+def _raise_duplicate(uid: pd.Index, ds: pd.DatetimeIndex, where: str, k: int,
+                     earlier: bool = False) -> None:
     """Name the (unique_id, ds) of row ``k`` of the batch, which has a second row."""
-    raise DataError(f"duplicate (unique_id, ds) row(s), first at ({part['unique_id'].iloc[k]!r}, "
-                    f"{part['ds'].iloc[k].date()})"
+    raise DataError(f"duplicate (unique_id, ds) row(s), first at ({str(uid[k])!r}, "
+                    f"{ds[k].date()})"
                     + (" (its other row is in an earlier batch)" if earlier else ""),
                     source=where, column="ds")
 
