@@ -136,6 +136,8 @@ def test_the_chunked_backtest_cannot_see_after_its_cutoff(synthetic, tmp_path):
     (lambda f: f.assign(ds=f["ds"].astype(str).where(np.arange(len(f)) != 10, "not a date")),
      "not dates", "ds"),
     (lambda f: f.drop(columns="y"), "missing column", "y"),
+    (lambda f: f.assign(unique_id=f["unique_id"].where(np.arange(len(f)) != 500, None)),
+     "missing series id", "unique_id"),
     (lambda f: f.iloc[:0], "empty", None),
 ])
 def test_bad_files_name_the_file_rows_and_column(tmp_path, break_it, problem, column):

@@ -10,7 +10,7 @@ copy per filter) is several times the size of the matrices it is turned into.
 each batch into the matrices. Peak memory is the matrices plus one batch.
 
 Two passes over the file: the first collects the series ids, the date range and the levels of
-text columns; the second fills the values. A duplicate ``(unique_id, ds)`` is caught even when its
+text columns; the second checks each batch and fills the values. A duplicate ``(unique_id, ds)`` is caught even when its
 two rows sit in different batches (the grid remembers which cells were filled).
 
 The backtest slices a grid instead of a frame: :meth:`PanelGrid.until` is a view of the columns
@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataError
-from .validation import require_columns, validate_panel
+from .validation import coerce_datetime, require_columns, validate_panel
 
 __all__ = ["PanelGrid", "periods", "until", "between", "series_mean", "as_frame", "reads_grid",
            "training_grid"]
@@ -122,7 +122,7 @@ class PanelGrid:
         for where, part in batches(["unique_id", "ds", *columns]):
             if not len(part):
                 continue
-            part, uid, ds = _checked(part, where, freq, validate, target=False)
+            part, uid, ds = _checked(part, where, freq, False, target=False)  # pass 2 checks
             rows += len(part)
             ids.update(pd.unique(uid))
             lo, hi = ds.min(), ds.max()
@@ -256,10 +256,15 @@ def _checked(part: pd.DataFrame, where: str, freq: str, validate: bool, target: 
     if validate:
         part = validate_panel(part, source=where, freq=freq, allow_missing_target=True,
                               target_col="y" if target else None)
+    elif part["unique_id"].isna().any():
+        raise DataError(f"{int(part['unique_id'].isna().sum())} missing series id(s)",
+                        source=where, column="unique_id")
+    elif not pd.api.types.is_datetime64_any_dtype(part["ds"]):
+        part = coerce_datetime(part, "ds", source=where)  # unparsable dates: a clear error
     uid = pd.Index(part["unique_id"])
     if not pd.api.types.is_string_dtype(uid) or isinstance(uid.dtype, pd.CategoricalDtype):
         uid = uid.astype(str)
-    return part, uid, pd.DatetimeIndex(pd.to_datetime(part["ds"]))
+    return part, uid, pd.DatetimeIndex(part["ds"])
 
 
 def _raise_duplicate(uid: pd.Index, ds: pd.DatetimeIndex, where: str, k: int,
