@@ -63,3 +63,35 @@ def test_intervals_at_a_cutoff_ignore_everything_after_it():
     cols = [c for c in cv1.columns if c.startswith("mean")]
     pd.testing.assert_frame_equal(cv1.loc[cv1["cutoff"] == first, cols].reset_index(drop=True),
                                   cv2.loc[cv2["cutoff"] == first, cols].reset_index(drop=True))
+
+
+class ClosedAwareMean(MeanModel):
+    """The mean on open periods, 0 on closed ones (as a tree model with an Open feature)."""
+
+    def predict(self, task):
+        fc = super().predict(task).merge(task.future, on=["unique_id", "ds"], how="left")
+        fc["mean"] = fc["mean"].where(fc["Open"].ne(0), 0.0)
+        return fc[["unique_id", "ds", "mean"]]
+
+
+def test_closed_periods_do_not_narrow_the_intervals():
+    """A third of the periods closed (sales 0, forecast 0): their errors of 0 are left out, so
+    the intervals hold about 80% of the open periods' sales, not fewer."""
+    panel = _noise_panel(seed=1)
+    panel["Open"] = (panel["ds"].dt.isocalendar().week % 3 != 0).astype(int)
+    panel.loc[panel["Open"] == 0, "y"] = 0.0
+    task = ForecastTask(freq="W-MON", h=6, season_length=52, closed="Open",
+                        roles={"future_known": ["Open"]})
+    model = Conformal(ClosedAwareMean, n_windows=3)
+    cut = panel["ds"].max() - pd.Timedelta(weeks=6)
+    fold = ForecastTask(freq="W-MON", h=6, season_length=52, closed="Open",
+                        roles={"future_known": ["Open"]},
+                        future=panel.loc[panel["ds"] > cut, ["unique_id", "ds", "Open"]])
+    model.fit(panel[panel["ds"] <= cut], fold)
+    open_rows = panel[(panel["ds"] <= cut) & (panel["ds"] > cut - pd.Timedelta(weeks=18))]
+    assert len(model.residuals) == int(open_rows["Open"].sum())  # 3 windows of 6, open only
+    cv, _ = cross_validation(panel, lambda: [Conformal(ClosedAwareMean, n_windows=3)], task,
+                             n_windows=3, step=6)
+    is_open = cv.merge(panel[["unique_id", "ds", "Open"]], on=["unique_id", "ds"])["Open"] == 1
+    got = coverage(80)(cv[is_open.to_numpy()], ["mean"])["mean"].mean()
+    assert 0.72 <= got <= 0.88, got

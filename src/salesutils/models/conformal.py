@@ -28,6 +28,19 @@ __all__ = ["Conformal", "QUANTILES"]
 QUANTILES = (10, 50, 90)
 
 
+def _open_only(merged: pd.DataFrame, task: ForecastTask) -> pd.DataFrame:
+    """The errors of open periods only. A closed period's forecast is set to 0 and it sells 0
+    (:func:`salesutils.panel_rules.zero_closed`), so its error of about 0 says nothing about the
+    model. Left in, such errors narrow every interval: on Rossmann (a fifth of the days closed)
+    the 80% interval of direct LightGBM held 65.6% of the open days' sales."""
+    fut = task.future
+    if not task.closed or fut is None or task.closed not in fut.columns:
+        return merged
+    shut = fut[["unique_id", "ds", task.closed]]
+    merged = merged.merge(shut, on=["unique_id", "ds"], how="left")
+    return merged[merged[task.closed].ne(0)].drop(columns=task.closed)
+
+
 class Conformal(ForecastModel):
     """Wrap ``factory()`` models with conformal intervals (``lo/hi-<level>``) and quantiles."""
 
@@ -63,6 +76,7 @@ class Conformal(ForecastModel):
             if merged.empty:  # no actual where this fold forecast (gaps): nothing to learn
                 continue
             merged["step"] = merged.groupby("unique_id").cumcount() + 1
+            merged = _open_only(merged, fold)
             scale = panels.series_mean(part)
             merged["scale"] = merged["unique_id"].map(scale).where(lambda s: s > 0, 1.0)
             merged["error"] = (merged["y"] - merged[self.alias]) / merged["scale"]
