@@ -49,7 +49,7 @@ __all__ = ["PanelGrid", "periods", "until", "between", "series_mean", "as_frame"
 KEYS = ("unique_id", "ds")
 
 
-def _is_text(values: pd.Series) -> bool:
+def is_text(values: pd.Series) -> bool:
     """Text and categories are coded by level; numbers and booleans are kept as values."""
     return not ((pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values))
                 and not isinstance(values.dtype, pd.CategoricalDtype))
@@ -135,7 +135,7 @@ class PanelGrid:
             first = lo if first is None else min(first, lo)
             last = hi if last is None else max(last, hi)
             for c in columns:
-                if c in text or (rows == len(part) and _is_text(part[c])):
+                if c in text or (rows == len(part) and is_text(part[c])):
                     text.setdefault(c, set()).update(pd.unique(part[c].dropna().astype(str)))
         if not rows:
             raise DataError("no rows (empty data)", source=source)
@@ -172,7 +172,7 @@ class PanelGrid:
                 if c in levels:
                     code = levels[c].get_indexer(s.astype("str").where(s.notna()))
                     values[c][si, ti] = np.where(code >= 0, code, np.nan)
-                elif _is_text(s):
+                elif is_text(s):
                     raise DataError(f"text in a column that held numbers in the first rows "
                                     f"(e.g. {s.dropna().iloc[0]!r})", source=where, column=c)
                 else:
@@ -249,9 +249,6 @@ class PanelGrid:
             n = (~np.isnan(y)).sum(axis=1)
             mean = np.where(n > 0, np.nansum(y, axis=1) / np.maximum(n, 1), np.nan)
         return pd.Series(mean, index=pd.Index(self.ids, name="unique_id"), name="y")
-
-    def nbytes(self) -> int:
-        return sum(a.nbytes for a in self.values.values()) + self.present.nbytes
 
 
 def _checked(part: pd.DataFrame, where: str, freq: str, validate: bool, target: bool

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from ..features import calendar_features
-from ..grid import PanelGrid, training_grid
+from ..grid import PanelGrid, is_text, training_grid
 from .base import ForecastTask, future_dates
 from .stats import encode_covariates
 
@@ -51,12 +51,6 @@ class Layout:
     future: list[str]
     static_cat: list[tuple[str, int]] = field(default_factory=list)  # (column, cardinality + 1)
     static_num: list[str] = field(default_factory=list)
-
-
-def _is_numeric(values: pd.Series) -> bool:
-    """Numbers and booleans are used as values; text and categories become embedding codes."""
-    return (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)) \
-        and not isinstance(values.dtype, pd.CategoricalDtype)
 
 
 def _encode_grid(grid: PanelGrid, cols: list[str], max_levels: int = 20
@@ -203,7 +197,7 @@ class WindowData:
                 s = st[col]
                 if pd.api.types.is_datetime64_any_dtype(s):
                     continue
-                if _is_numeric(s):
+                if not is_text(s):  # numbers and booleans are values; text gets embedding codes
                     v = s.to_numpy(dtype=float)
                     mu, sd = np.nanmean(v) if np.isfinite(v).any() else 0.0, np.nanstd(v)
                     sd = sd if np.isfinite(sd) and sd > 0 else 1.0
