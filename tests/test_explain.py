@@ -142,6 +142,29 @@ def test_same_seed_same_importance(tree, mlp, alias):
                            c.loc[a["family"], "importance"].to_numpy())
 
 
+def test_deep_importance_uses_a_seeded_sample_of_at_most_max_windows(mlp):
+    held = explain._DeepHeldOut(mlp, "mlp")
+    assert held.n == held.total == 30 * H  # every series' validation slice, h origins each
+    few = explain._DeepHeldOut(mlp, "mlp", max_windows=100, seed=3)
+    assert few.n == 100 and few.total == held.total
+    again = explain._DeepHeldOut(mlp, "mlp", max_windows=100, seed=3)
+    other = explain._DeepHeldOut(mlp, "mlp", max_windows=100, seed=4)
+    for key in held.x:
+        np.testing.assert_array_equal(few.x[key], again.x[key])
+        # the sample is a subset of the full set of windows, in the same order
+        rows = {a.tobytes() for a in held.x[key]}
+        assert all(a.tobytes() in rows for a in few.x[key])
+    assert not np.array_equal(few.y, other.y)
+    # a cap above the number of windows changes nothing; the sample changes the figures a little
+    full = explain.permutation_importance(mlp, n_repeats=2, max_windows=None)
+    capped = explain.permutation_importance(mlp, n_repeats=2, max_windows=10_000)
+    pd.testing.assert_frame_equal(full, capped)
+    sampled = explain.permutation_importance(mlp, n_repeats=2, max_windows=100)
+    assert set(sampled["family"]) == set(full["family"])
+    with pytest.raises(ValueError, match="max_windows"):
+        explain.permutation_importance(mlp, max_windows=0)
+
+
 def test_deep_channels_map_to_families_by_their_block(mlp):
     fam = explain.input_families(mlp)
     layout = mlp.data.layout
