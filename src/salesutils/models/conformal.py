@@ -4,9 +4,26 @@ For models without a likelihood (tree models, and any model that gives only a po
 the honest uncertainty is the error the model actually made. :class:`Conformal` wraps such a model:
 at fit time it backtests the model on ``n_windows`` rolling cutoffs *inside the training data*,
 collects the errors per horizon step, scales each by its series' mean level (so that one big
-product does not set the width for all), and at predict time adds the empirical quantiles of the
-scaled errors, per step, to the point forecast. Intervals therefore widen with the step exactly
-as much as the model's errors did. Ordered quantiles are guaranteed by construction.
+product does not set the width for all), and at predict time puts the point forecast in the
+middle of an interval of half-width the empirical quantile of the absolute scaled errors
+(split conformal, with its finite-sample correction). Intervals widen with the step as much as
+the model's errors did.
+
+Two choices, both measured on the backtests of the benchmark runs (each cutoff's intervals
+calibrated on the other cutoffs' errors, direct LightGBM, 80% interval):
+
+- **Absolute errors, symmetric intervals** (the split-conformal score, as in Nixtla's
+  statsforecast/mlforecast), not the 10% and 90% quantiles of the signed errors. Errors of a
+  panel move together: a holiday week, the weather, Easter, all stores at once. The signed
+  quantiles of a few calibration windows carry those windows' shared bias into the interval, off
+  centre; on Rossmann they held 60% of open days' sales, the absolute errors 76%.
+- **Neighbouring steps pooled** (``step_band`` steps either side; default ``max(1, h // 12)``:
+  3 for 42 days). On a daily panel each step of a window is one date, so a per-step quantile
+  is one day's luck across all series. Pooling a week of steps: Rossmann 76% -> 80% (mean
+  pinball loss of the 10%/90% quantiles 0.0343 -> 0.0340 vs 0.0415 before both changes); the
+  weekly retail task 79.2% -> 79.7%, the default data 79.2% -> 79.3%.
+
+Ordered quantiles are guaranteed by construction; the median is the point forecast.
 
 Cost: ``n_windows + 1`` fits of the inner model.
 """
@@ -45,10 +62,14 @@ def _open_only(merged: pd.DataFrame, task: ForecastTask) -> pd.DataFrame:
 class Conformal(ForecastModel):
     """Wrap ``factory()`` models with conformal intervals (``lo/hi-<level>``) and quantiles."""
 
-    def __init__(self, factory: Callable[[], ForecastModel], n_windows: int = 2, min_errors: int = 20):
+    def __init__(self, factory: Callable[[], ForecastModel], n_windows: int = 2,
+                 min_errors: int = 20, step_band: int | None = None):
         inner = factory()
         super().__init__(**inner.params)
+        if step_band is not None and int(step_band) < 0:
+            raise ValueError(f"step_band must be >= 0 or None, not {step_band!r}")
         self.factory, self.n_windows, self.min_errors = factory, n_windows, min_errors
+        self.step_band = step_band
         self.alias, self.family = inner.alias, inner.family
         self.inner = inner
         self.residuals: pd.DataFrame | None = None
@@ -88,20 +109,26 @@ class Conformal(ForecastModel):
         self.fallbacks = self.inner.fallbacks
         return self
 
-    def _quantile_table(self, h: int, probs: list[float]) -> np.ndarray:
-        """(h, len(probs)) quantiles of the scaled errors per step; steps with few errors pool
-        all steps from that one on (later steps are never narrower than earlier ones need)."""
-        table = np.zeros((h, len(probs)))
+    def _half_widths(self, h: int, coverages: list[float]) -> np.ndarray:
+        """(h, len(coverages)) half-widths, in units of the series' level: per step, the
+        ``coverage`` quantile of the absolute scaled errors of the steps within ``step_band`` of
+        it. Where those are fewer than ``min_errors``, all steps from the band's first on are
+        pooled (later steps are never narrower than earlier ones need), then all steps."""
+        table = np.zeros((h, len(coverages)))
         if self.residuals is None or self.residuals.empty:
             return table
-        res = self.residuals
+        band = max(1, h // 12) if self.step_band is None else int(self.step_band)
+        step = self.residuals["step"].to_numpy()
+        err = np.abs(self.residuals["error"].to_numpy())
         for k in range(1, h + 1):
-            e = res.loc[res["step"] == k, "error"].to_numpy()
+            e = err[(step >= k - band) & (step <= k + band)]
             if len(e) < self.min_errors:
-                e = res.loc[res["step"] >= k, "error"].to_numpy()
+                e = err[step >= k - band]
             if len(e) < self.min_errors:
-                e = res["error"].to_numpy()
-            table[k - 1] = np.quantile(e, probs)
+                e = err
+            n = len(e)  # split-conformal level: the ceil((n + 1) p)-th smallest of n
+            levels = [min(1.0, np.ceil((n + 1) * p) / n) for p in coverages]
+            table[k - 1] = np.quantile(e, levels, method="inverted_cdf")
         return table
 
     def predict(self, task: ForecastTask) -> pd.DataFrame:
@@ -109,19 +136,16 @@ class Conformal(ForecastModel):
         fc["step"] = fc.groupby("unique_id").cumcount() + 1
         scale = fc["unique_id"].map(self._scale).fillna(1.0).where(lambda s: s > 0, 1.0).to_numpy()
         point = fc[self.alias].to_numpy()
-        probs = [q / 100 for q in QUANTILES]
-        for lv in task.level:
-            probs += [0.5 - lv / 200, 0.5 + lv / 200]
-        table = self._quantile_table(task.h, probs)
-        rows = table[fc["step"].to_numpy() - 1]
+        # the q-th quantile sits on the edge of the central interval of coverage |1 - 2q|
+        coverages = [abs(1 - q / 50) for q in QUANTILES] + [lv / 100 for lv in task.level]
+        table = self._half_widths(task.h, coverages)
+        rows = table[fc["step"].to_numpy() - 1] * scale[:, None]
         for j, q in enumerate(QUANTILES):
-            fc[f"{self.alias}-q-{q}"] = point + rows[:, j] * scale
+            fc[f"{self.alias}-q-{q}"] = point + np.sign(q - 50) * rows[:, j]
         for i, lv in enumerate(task.level):
-            lo, hi = rows[:, len(QUANTILES) + 2 * i], rows[:, len(QUANTILES) + 2 * i + 1]
-            fc[f"{self.alias}-lo-{lv}"] = point + np.minimum(lo, 0) * scale
-            fc[f"{self.alias}-hi-{lv}"] = point + np.maximum(hi, 0) * scale
-        qcols = [f"{self.alias}-q-{q}" for q in QUANTILES]
-        fc[qcols] = np.sort(fc[qcols].to_numpy(), axis=1)
+            half = rows[:, len(QUANTILES) + i]
+            fc[f"{self.alias}-lo-{lv}"] = point - half
+            fc[f"{self.alias}-hi-{lv}"] = point + half
         return clip_non_negative(fc.drop(columns="step"), self.alias)
 
     def save(self, path):
