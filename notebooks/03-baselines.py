@@ -71,7 +71,7 @@ display(Markdown(f"Models: **{', '.join(aliases) or 'none'}**; horizon {task.h},
 if aliases:
     cv, cv_log = cross_validation(ds.panel, make, task, nb.cfg.backtest.n_windows,
                                   nb.cfg.backtest.step)
-    scores, board = results.score_backtest(cv, ds.panel)
+    scores, board = results.score_backtest(cv, ds.panel, closed_col=ds.closed_col)
     nb.save(cv, "backtest_stats")
     nb.save(cv_log, "backtest_log_stats")
     display(results.show_board(board, spread=False))

@@ -76,7 +76,7 @@ display(Markdown(f"Deep models: **{', '.join(aliases) or 'none (skipped)'}**; ho
 if aliases:
     cv, cv_log = cross_validation(ds.panel, make, task, nb.cfg.backtest.n_windows,
                                   nb.cfg.backtest.step)
-    scores, board = results.score_backtest(cv, ds.panel)
+    scores, board = results.score_backtest(cv, ds.panel, closed_col=ds.closed_col)
     nb.save(cv, "backtest_deep")
     nb.save(cv_log, "backtest_log_deep")
     display(results.show_board(board, spread=False))

@@ -60,7 +60,7 @@ cv = results.merge_family_frames([nb.load("backtest_stats", missing_ok=True),
 forecasts = results.merge_family_frames([nb.load("forecasts_stats", missing_ok=True),
                                          nb.load("forecasts_deep", missing_ok=True)],
                                         ["unique_id", "ds"])
-scores, board = results.score_backtest(cv, ds.panel)
+scores, board = results.score_backtest(cv, ds.panel, closed_col=ds.closed_col)
 nb.save(cv, "backtest")
 nb.save(scores, "metrics")
 nb.save(board, "leaderboard")
@@ -81,7 +81,8 @@ if ds.static is not None and "description" in ds.static.columns:
 # the evidence the summary draws on (each shown in its own section below)
 tests = results.significance_table(scores, cv, ds.panel, champion,
                                    [runner_up, best_classical, "seasonal_naive"], h, seed=nb.cfg.seed)
-cal = results.calibration(cv, results.model_columns(cv))
+cal = results.calibration(results.open_periods(cv, ds.panel, ds.closed_col),
+                          results.model_columns(cv))
 policy_models = list(dict.fromkeys(m for m in [champion, runner_up, best_classical, "seasonal_naive"]
                                    if m and f"{m}-q-90" in cv.columns))
 policies = decisions.compare_policies(
@@ -167,7 +168,8 @@ plots.plot_forecasts(ds.panel[ds.panel["ds"] <= last_cut], window,
 # ## How sure are we: calibration of the intervals and quantiles
 # For each model, the share of backtest actuals below its 10%, 50% and 90% quantile forecasts
 # and inside its 80% interval. On the diagonal = calibrated; below it at the 90% quantile means
-# more stock-outs than planned, above it wider intervals than needed.
+# more stock-outs than planned, above it wider intervals than needed. Periods the data marks as
+# closed (known ahead: forecast 0, sales 0) are left out here and in every score.
 
 # %%
 cal_wide = cal.pivot(index="model", columns="check", values="observed").loc[board["model"]]

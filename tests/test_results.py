@@ -17,6 +17,25 @@ def _scores(a_vals, b_vals, cutoffs=1):
     return pd.DataFrame(rows)
 
 
+def test_closed_periods_are_not_scored():
+    """One store, 4 backtest days, the 3rd closed: forecast 0, sales 0, inside the interval. It
+    is left out: coverage 1 of 3 open days (not 2 of 4), MAE (2 + 4 + 2) / 3 (not 8 / 4)."""
+    ds = pd.date_range("2024-01-01", periods=10, freq="D")
+    history = pd.DataFrame({"unique_id": "a", "ds": ds, "y": np.r_[np.arange(6.0), 10, 12, 0, 10],
+                            "Open": [1] * 8 + [0, 1]})
+    cv = pd.DataFrame({"unique_id": "a", "ds": ds[6:], "cutoff": ds[5],
+                       "y": [10.0, 12.0, 0.0, 10.0], "m": [8.0, 8.0, 0.0, 12.0],
+                       "m-lo-80": [7.0, 7.0, 0.0, 11.0], "m-hi-80": [11.0, 9.0, 0.0, 13.0]})
+    _, board = results.score_backtest(cv, history, closed_col="Open")
+    row = board.set_index("model").loc["m"]
+    assert row["coverage_80"] == pytest.approx(1 / 3)
+    assert row["mae"] == pytest.approx(8 / 3)
+    _, everything = results.score_backtest(cv, history)
+    assert everything.set_index("model").loc["m", "coverage_80"] == pytest.approx(2 / 4)
+    assert everything.set_index("model").loc["m", "mae"] == pytest.approx(8 / 4)
+    pd.testing.assert_frame_equal(results.open_periods(cv, history, None), cv)
+
+
 def test_bootstrap_identical_models_is_no_evidence():
     out = results.paired_bootstrap(_scores([1.0, 2.0, 3.0], [1.0, 2.0, 3.0]), "a", "b")
     assert out["diff"] == 0 and out["p_value"] == 1.0 and out["rel_gain"] == 0
