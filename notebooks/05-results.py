@@ -102,6 +102,7 @@ summary = results.executive_summary(head, board, tests, cal, policies, orders, f
 head.update(summary["headline"])
 head["summary"] = summary["text"]
 head["title"] = nb.cfg.report.title or f"Sales forecast: {ds.name}"
+head["unit"] = nb.cfg.report.unit
 display(Markdown(summary["markdown"]))
 
 # %% [markdown]

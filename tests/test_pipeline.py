@@ -400,3 +400,15 @@ def test_cli_reports_bad_params_in_one_line(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         f"error: {bad}: key 'horizn': unknown key; did you mean 'horizon'?"]
+
+
+def test_index_card_names_the_unit_of_the_target(tmp_path):
+    """Rossmann's target is revenue: the demand card says 'EUR of sales', not 'units'."""
+    from salesutils.report import write_index
+
+    (tmp_path / "artifacts").mkdir()
+    head = {"champion": "lgbm", "rank_by": "mase", "champion_score": 0.2, "horizon": 42,
+            "forecast_total": 1234.0, "unit": "EUR of sales"}
+    (tmp_path / "artifacts" / "headline.json").write_text(json.dumps(head))
+    page = write_index(tmp_path, {"run": "r", "data": {"series": 3}}, []).read_text()
+    assert "EUR of sales, all 3 series" in page and "units, all" not in page

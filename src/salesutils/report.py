@@ -98,7 +98,8 @@ def write_index(run_dir: Path, info: dict, notebooks: list[str]) -> Path:
                           "share of backtest actuals inside the champion's 80% interval"))
         if head.get("forecast_total") is not None:
             cards.append((f"Demand next {head.get('horizon')} periods", _fmt(float(head["forecast_total"])),
-                          f"units, all {data.get('series', '')} series, champion forecast"))
+                          f"{head.get('unit', 'units')}, all {data.get('series', '')} series, "
+                          "champion forecast"))
         if head.get("inventory_saving") is not None:
             cards.append(("Inventory value of the forecast", f"{float(head['inventory_saving']):+,.0f}",
                           f"cost saved vs the seasonal naive in the backtest; fill rate "
