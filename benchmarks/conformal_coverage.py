@@ -1,4 +1,4 @@
-"""Coverage of a model's conformal intervals with today's code, against a finished run (a benchmark).
+"""Coverage of a model's conformal intervals with today's code, against a finished run.
 
 Reruns the backtest of one conformal-wrapped model (``lgbm``, ``lgbm_recursive``, ``croston``...)
 on the prepared panel that a pipeline run saved (``<run>/artifacts``), with that run's horizon,
@@ -47,7 +47,8 @@ def main() -> None:
     args = ap.parse_args()
     art = args.run / "artifacts"
     state = args.run / "run.json"  # a finished run; a kept one has only its params.json
-    params = json.loads((state if state.exists() else args.run / "params.json").read_text())["params"]
+    state = state if state.exists() else args.run / "params.json"
+    params = json.loads(state.read_text())["params"]
     meta = json.loads((art / "dataset.json").read_text())
     panel = pd.read_parquet(art / "panel.parquet")
     static = pd.read_parquet(art / "static.parquet") if (art / "static.parquet").exists() else None
@@ -64,7 +65,7 @@ def main() -> None:
                              n_windows=bt["n_windows"], step=bt["step"])
     print(f"{args.model}: backtest {time.perf_counter() - t:.0f} s, {len(cv):,} forecasts")
     a = args.model
-    old = pd.read_parquet(art / f"backtest_{'deep' if a in ('mlp', 'gru') else 'stats'}.parquet",
+    old = pd.read_parquet(art / "backtest_stats.parquet",  # the conformal-wrapped models' backtest
                           columns=["unique_id", "ds", "cutoff", a, f"{a}-lo-80", f"{a}-hi-80"])
     m = cv.merge(old, on=["unique_id", "ds", "cutoff"], suffixes=("", " run"))
     m = m.merge(panel[["unique_id", "ds", closed]], on=["unique_id", "ds"]) if closed else m

@@ -51,9 +51,9 @@ from .models.conformal import Conformal
 from .models.deep import DeepEnsemble, DeepGlobal
 from .models.lgbm import FEATURE_FAMILIES, LGBMGlobal
 
-__all__ = ["EFFECTS", "DEEP_FAMILIES", "MAX_WINDOWS", "PROMOTION_PATTERN", "HOLIDAY_PATTERN", "input_families",
-           "permutation_importance", "effects", "known_effects", "compare_effects",
-           "explain_models"]
+__all__ = ["EFFECTS", "DEEP_FAMILIES", "MAX_WINDOWS", "PROMOTION_PATTERN", "HOLIDAY_PATTERN",
+           "input_families", "permutation_importance", "effects", "known_effects",
+           "compare_effects", "explain_models"]
 
 #: The effects :func:`effects` reports, in this order.
 EFFECTS = ("price_elasticity", "promotion_uplift", "holiday_uplift")

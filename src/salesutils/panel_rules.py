@@ -43,7 +43,7 @@ import pandas as pd
 from .errors import DataError
 
 __all__ = ["RULES", "DEFAULTS", "apply_panel_rules", "upper_fence", "stockout_runs",
-           "zero_closed"]
+           "zero_closed", "open_periods"]
 
 RULES = {
     "missing_target": ("error", "zero", "interpolate"),
@@ -230,3 +230,22 @@ def zero_closed(fc: pd.DataFrame, future: pd.DataFrame | None, closed_col: str |
         cols = [c for c in fc.columns if c == alias or c.startswith(alias + "-")]
         fc.loc[shut, cols] = 0.0
     return fc
+
+
+def open_periods(frame: pd.DataFrame, periods: pd.DataFrame | None, closed_col: str | None
+                 ) -> pd.DataFrame:
+    """The rows of ``frame`` that are not closed periods (``periods[closed_col] == 0``; a period
+    ``periods`` does not list counts as open).
+
+    A closed period is known ahead: :func:`zero_closed` sets every model's forecast there to 0,
+    and it sells 0. Its error of 0 says nothing about a model, so it is left out of the conformal
+    calibration errors (left in, they narrow every interval) and of the backtest scores (left in,
+    it is a perfect forecast inside every interval: on Rossmann a fifth of the rows, which lifted
+    the champion's 80% coverage from 66% of the open days to 73% of all days)."""
+    if not closed_col or periods is None or closed_col not in periods.columns:
+        return frame
+    shut = periods.loc[periods[closed_col].eq(0), ["unique_id", "ds"]]
+    if shut.empty:
+        return frame
+    mask = pd.MultiIndex.from_frame(frame[["unique_id", "ds"]]).isin(pd.MultiIndex.from_frame(shut))
+    return frame.loc[~mask].reset_index(drop=True)

@@ -15,10 +15,10 @@ from scipy import stats
 
 from .features import CV2_CUTOFF, demand_classes
 from .metrics import METRICS, coverage, evaluate, interval_width, leaderboard, mase, pinball
+from .panel_rules import open_periods
 
 __all__ = ["merge_family_frames", "model_columns", "open_periods", "score_backtest", "headline",
-           "show_board",
-           "errors_by_segment", "error_by_step", "show_table", "deep_side_by_side",
+           "show_board", "errors_by_segment", "error_by_step", "show_table", "deep_side_by_side",
            "response_curves", "paired_bootstrap", "diebold_mariano", "calibration",
            "volume_tiers", "segment_columns", "worst_series", "best_of_family",
            "significance_table", "merge_rows", "reliable_effects", "effects_table",
@@ -45,24 +45,6 @@ def merge_family_frames(frames: Sequence[pd.DataFrame | None], keys: Sequence[st
     return out.sort_values(list(keys)).reset_index(drop=True)
 
 
-def open_periods(cv: pd.DataFrame, history: pd.DataFrame, closed_col: str | None
-                 ) -> pd.DataFrame:
-    """The rows of ``cv`` that are not closed periods (``history[closed_col] == 0``).
-
-    A closed period (a store shut on a Sunday or a holiday) is known ahead: every model's
-    forecast there is set to 0 (:func:`salesutils.panel_rules.zero_closed`) and it sells 0. Scored,
-    it would count as a perfect forecast inside every interval: on Rossmann a fifth of the rows,
-    which lifted the champion's 80% coverage from 66% of the open days to 73% of all days."""
-    if not closed_col or closed_col not in history.columns:
-        return cv
-    shut = history.loc[history[closed_col].eq(0), ["unique_id", "ds"]]
-    if shut.empty:
-        return cv
-    keys = pd.MultiIndex.from_frame(shut)
-    mask = pd.MultiIndex.from_frame(cv[["unique_id", "ds"]]).isin(keys)
-    return cv.loc[~mask].reset_index(drop=True)
-
-
 def score_backtest(cv: pd.DataFrame, history: pd.DataFrame, season_length: int = 1,
                    level: int = 80, rank_by: str = "mase", closed_col: str | None = None
                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -71,7 +53,7 @@ def score_backtest(cv: pd.DataFrame, history: pd.DataFrame, season_length: int =
     Scaled errors use the 1-step naive in-sample error (M5 convention) unless ``season_length``
     says otherwise; the history before each cutoff is the scale's only input. With
     ``closed_col`` (the dataset's, e.g. Rossmann's ``Open``) closed periods are not scored
-    (:func:`open_periods`).
+    (:func:`salesutils.panel_rules.open_periods`).
     """
     cv = open_periods(cv, history, closed_col)
     models = model_columns(cv)

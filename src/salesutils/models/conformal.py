@@ -42,26 +42,13 @@ import numpy as np
 import pandas as pd
 
 from .. import grid as panels
+from ..panel_rules import open_periods
 from .base import ForecastModel, ForecastTask, clip_non_negative
 
 __all__ = ["Conformal", "QUANTILES"]
 
 #: the quantiles every model reports (percent)
 QUANTILES = (10, 50, 90)
-
-
-def _open_only(merged: pd.DataFrame, task: ForecastTask) -> pd.DataFrame:
-    """The errors of open periods only. A closed period's forecast is set to 0 and it sells 0
-    (:func:`salesutils.panel_rules.zero_closed`), so its error of about 0 says nothing about the
-    model. Left in, such errors narrow every interval. Rossmann has a fifth of its days closed:
-    on 300 stores, one cutoff, direct LightGBM's 80% interval held 65.2% of the open days' sales
-    with them and 67.5% without them (still short of 80%: the rest is not this)."""
-    fut = task.future
-    if not task.closed or fut is None or task.closed not in fut.columns:
-        return merged
-    shut = fut[["unique_id", "ds", task.closed]]
-    merged = merged.merge(shut, on=["unique_id", "ds"], how="left")
-    return merged[merged[task.closed].ne(0)].drop(columns=task.closed)
 
 
 class Conformal(ForecastModel):
@@ -103,7 +90,7 @@ class Conformal(ForecastModel):
             if merged.empty:  # no actual where this fold forecast (gaps): nothing to learn
                 continue
             merged["step"] = merged.groupby("unique_id").cumcount() + 1
-            merged = _open_only(merged, fold)
+            merged = open_periods(merged, fold.future, fold.closed)  # their errors are 0
             scale = panels.series_mean(part)
             merged["scale"] = merged["unique_id"].map(scale).where(lambda s: s > 0, 1.0)
             merged["error"] = (merged["y"] - merged[self.alias]) / merged["scale"]
