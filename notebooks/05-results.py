@@ -111,7 +111,8 @@ display(Markdown(summary["markdown"]))
 # of the naive forecast before the cutoff (1 = as good as the naive in-sample; lower is better);
 # bias is forecast minus actual; coverage_80 is the share of actuals inside the 80% interval.
 # mase_sd is the spread of the MASE across cutoffs: a lead smaller than the spread may not
-# survive the next period (all spreads are in `artifacts/leaderboard.csv`).
+# survive the next period (all spreads are in `artifacts/leaderboard.csv`). Periods the data
+# marks as closed (known ahead: forecast 0, sales 0) are not scored.
 
 # %%
 results.show_board(board)
