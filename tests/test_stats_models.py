@@ -405,3 +405,34 @@ def test_parallel_equals_serial():
         out[n_jobs] = [get_model(a).fit(train, task).predict(task) for a in NEW + ["ets"]]
     for serial, parallel in zip(out[1], out[2]):
         pd.testing.assert_frame_equal(serial, parallel)
+
+
+def test_blas_is_limited_once_per_chunk_not_again_per_series(monkeypatch):
+    """threadpoolctl scans every loaded library on each entry; a series fitted inside a chunk
+    (and ETS's selection inside its forecast) must reuse the chunk's limit, and the limit must
+    be lifted again when the chunk ends."""
+    import threadpoolctl
+
+    from salesutils.models import stats
+
+    entries = []
+
+    class CountingLimit:
+        def __init__(self, *args, **kwargs):
+            entries.append(kwargs)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(threadpoolctl, "threadpool_limits", CountingLimit)
+    y = np.arange(30, dtype=float) % 7 + 10
+    chunk = [(str(i), y + i, {}) for i in range(3)]
+    out = stats._run_chunk(stats.ets_forecast, "naive", chunk,
+                           {"h": 2, "level": [80], "season_length": 7})
+    assert [r[2] for r in out] == [None] * 3  # all three fitted, none fell back
+    assert entries == [{"limits": 1, "user_api": "blas"}]
+    stats.theta_forecast(y, h=2, level=(80,), season_length=1)  # called alone: limits itself
+    assert len(entries) == 2

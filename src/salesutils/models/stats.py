@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import threading
 import warnings
 from collections.abc import Callable
 
@@ -68,15 +69,33 @@ def _normal_bounds(mean: np.ndarray, sd: np.ndarray, level: tuple[int, ...]) -> 
     return out
 
 
+_LIMITED = threading.local()
+
+
+@contextlib.contextmanager
 def _one_thread():
     """Limit BLAS to one thread while fitting: scipy's L-BFGS-B calls BLAS on tiny matrices, and
     a multi-threaded OpenBLAS on a busy 2-core machine made ETS fits 10x and SARIMAX fits up to
-    100x slower (the thread hand-offs, not the arithmetic, dominated the profile)."""
+    100x slower (the thread hand-offs, not the arithmetic, dominated the profile).
+
+    Nested uses are free: ``threadpool_limits`` scans the loaded libraries on every entry, which
+    was 6% of a Theta fit on M5 when each series (and ETS's inner selection) limited again
+    inside the chunk's limit."""
+    if getattr(_LIMITED, "active", False):
+        yield
+        return
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+        limit = contextlib.nullcontext()
+    else:
+        limit = threadpool_limits(limits=1, user_api="blas")
+    with limit:
+        _LIMITED.active = True
+        try:
+            yield
+        finally:
+            _LIMITED.active = False
 
 
 def single_threaded(func: Callable) -> Callable:
