@@ -138,3 +138,42 @@ def test_coverage_holds_when_every_series_shares_each_days_shock():
                              n_windows=4, step=28)
     got = coverage(80)(cv, ["mean"])["mean"].mean()
     assert 0.74 <= got <= 0.86, got
+
+
+def test_year_ago_window_is_the_forecast_windows_season_a_year_earlier():
+    def cuts(freq, periods, **kw):
+        dates = pd.date_range("2020-01-06", periods=periods, freq=freq)
+        task = ForecastTask(freq=freq, h=4, season_length=1)
+        return dates[-1], Conformal(MeanModel, n_windows=2, **kw).calibration_cutoffs(dates, task)
+
+    last, got = cuts("D", 800, year_ago=True)
+    assert got[0] == last - pd.Timedelta(days=364) and got[0].day_of_week == last.day_of_week
+    assert got[1:] == cuts("D", 800)[1]  # the latest windows as before
+    last, got = cuts("W-MON", 120, year_ago=True)
+    assert got[0] == last - pd.Timedelta(weeks=52)
+    last, got = cuts("MS", 40, year_ago=True)
+    assert got[0] == last - pd.DateOffset(years=1) and len(got) == 3
+    assert len(cuts("MS", 10, year_ago=True)[1]) == 2  # no year of history: no such window
+
+
+def test_year_ago_window_widens_intervals_for_a_season_the_latest_windows_miss():
+    """Every spring the sales of all series swing four times as much (a holiday season); the
+    forecast window is that season, the two windows just before it are calm. Calibrated on those
+    alone the 80% interval holds about a quarter of the season's actuals; with last spring's
+    window in the calibration it holds far more."""
+    rng = np.random.default_rng(3)
+    ds = pd.date_range("2021-01-04", "2023-05-21", freq="D")
+    season = ((ds.day_of_year >= 100) & (ds.day_of_year < 142))
+    noise_sd = np.where(season, 0.4, 0.1)
+    panel = pd.concat([pd.DataFrame({"unique_id": f"s{i:02d}", "ds": ds,
+                                     "y": level * (1 + rng.normal(0, noise_sd))})
+                       for i, level in enumerate(rng.uniform(50, 500, 30))], ignore_index=True)
+    task = ForecastTask(freq="D", h=42, season_length=7)
+    got = {}
+    for year_ago in (False, True):
+        cv, _ = cross_validation(panel, lambda: [Conformal(MeanModel, n_windows=1,
+                                                           year_ago=year_ago)], task, n_windows=1)
+        assert cv["ds"].dt.day_of_year.between(100, 141).all()  # the test window is the season
+        got[year_ago] = coverage(80)(cv, ["mean"])["mean"].mean()
+    assert got[False] < 0.4, got
+    assert got[True] > got[False] + 0.2, got

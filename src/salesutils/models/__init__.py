@@ -65,17 +65,20 @@ def model_class(alias: str) -> type[ForecastModel]:
     return entry if isinstance(entry, type) else entry()
 
 
-def get_model(alias: str, conformal_windows: int = 2, **params) -> ForecastModel:
+def get_model(alias: str, conformal_windows: int = 2, conformal_year_ago: bool = False,
+              **params) -> ForecastModel:
     """An instance of the model registered as ``alias`` with its params; models without intervals
     of their own come wrapped with conformal intervals from ``conformal_windows`` backtest windows
-    inside their training data (0: point forecasts only, no intervals)."""
+    inside their training data (0: point forecasts only, no intervals), plus the window a year
+    before the forecast's with ``conformal_year_ago``."""
     cls = model_class(alias)
     model = cls(**params)
     if model.has_intervals or conformal_windows == 0:
         return model
     from .conformal import Conformal
 
-    return Conformal(lambda: cls(**params), n_windows=conformal_windows)
+    return Conformal(lambda: cls(**params), n_windows=conformal_windows,
+                     year_ago=conformal_year_ago)
 
 
 def models_of_family(aliases: list[str], family: str) -> list[str]:

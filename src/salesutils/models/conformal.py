@@ -28,9 +28,19 @@ calibrated on 2 windows before it; ``benchmarks/conformal_coverage.py``): direct
 LightGBM's 80% interval held 76.4% of open days' sales (65.6% with the signed per-step quantiles
 and closed days in the calibration), and the 10%/90% pinball loss fell 11%.
 
+**The season a year ago** (``year_ago=True``; ``conformal_year_ago`` in ``model_params``): the
+latest windows before a spring forecast are winter weeks; a daily retail panel's errors swing
+more around Easter, Whitsun and school holidays than in February. The window that ends one year
+(52 weeks) before the training end is the forecast window's own season a year earlier, and it
+joins the calibration. Rossmann, direct LightGBM, 300 random stores, its 2 cutoffs: open days'
+coverage 77.5% (75.9% and 79.0% per cutoff) with the 2 latest windows, 80.7% (81.0%, 80.4%)
+with the year-ago window added, 82.1% (77.8%, 86.4%) with 4 latest windows instead; pinball
+0.0260, 0.0260 and 0.0263. Recursive LightGBM: 74.9% -> 81.3% (86.8%, 75.8%), pinball 0.0271
+-> 0.0274. Off by default: it costs a fit and needs a year of history.
+
 Ordered quantiles are guaranteed by construction; the median is the point forecast.
 
-Cost: ``n_windows + 1`` fits of the inner model.
+Cost: ``n_windows + 1`` fits of the inner model (one more with ``year_ago``).
 """
 
 from __future__ import annotations
@@ -51,17 +61,26 @@ __all__ = ["Conformal", "QUANTILES"]
 QUANTILES = (10, 50, 90)
 
 
+def year_offset(freq: str) -> pd.DateOffset:
+    """One year, as 52 weeks for daily and weekly data (so that weekdays line up), else a
+    calendar year (12 months, 4 quarters)."""
+    offset = pd.tseries.frequencies.to_offset(freq)
+    if isinstance(offset, (pd.offsets.Day, pd.offsets.BusinessDay, pd.offsets.Week)):
+        return pd.DateOffset(weeks=52)
+    return pd.DateOffset(years=1)
+
+
 class Conformal(ForecastModel):
     """Wrap ``factory()`` models with conformal intervals (``lo/hi-<level>``) and quantiles."""
 
     def __init__(self, factory: Callable[[], ForecastModel], n_windows: int = 2,
-                 min_errors: int = 20, step_band: int | None = None):
+                 min_errors: int = 20, step_band: int | None = None, year_ago: bool = False):
         inner = factory()
         super().__init__(**inner.params)
         if step_band is not None and int(step_band) < 0:
             raise ValueError(f"step_band must be >= 0 or None, not {step_band!r}")
         self.factory, self.n_windows, self.min_errors = factory, n_windows, min_errors
-        self.step_band = step_band
+        self.step_band, self.year_ago = step_band, bool(year_ago)
         self.alias, self.family = inner.alias, inner.family
         self.inner = inner
         self.residuals: pd.DataFrame | None = None
@@ -72,12 +91,11 @@ class Conformal(ForecastModel):
         return panels.reads_grid(self.inner)
 
     def fit(self, train: pd.DataFrame | panels.PanelGrid, task: ForecastTask) -> "Conformal":
-        from ..backtest import cutoffs, future_covariates
+        from ..backtest import future_covariates
 
         dates = panels.periods(train)
-        last = dates[-1]
         frames = []
-        for cutoff in cutoffs(last, task.freq, task.h, self.n_windows, task.h):
+        for cutoff in self.calibration_cutoffs(dates, task):
             if int(dates.searchsorted(cutoff, side="right")) < max(3, len(dates) // 3):
                 continue  # too little history left before this calibration cutoff
             part = panels.until(train, cutoff)
@@ -100,6 +118,23 @@ class Conformal(ForecastModel):
         self._scale = panels.series_mean(train)
         self.fallbacks = self.inner.fallbacks
         return self
+
+    def calibration_cutoffs(self, dates: pd.DatetimeIndex, task: ForecastTask
+                            ) -> list[pd.Timestamp]:
+        """The ``n_windows`` cutoffs of the windows just before the end of the training dates,
+        and with ``year_ago`` the cutoff one year before the end: its window is the forecast
+        window's own season a year earlier (Easter, summer holidays), which the latest windows
+        may not contain. A year is whole weeks for daily and weekly data (364 days, 52 weeks), so
+        that weekdays line up."""
+        from ..backtest import cutoffs
+
+        out = list(cutoffs(dates[-1], task.freq, task.h, self.n_windows, task.h))
+        if self.year_ago:
+            back = dates[-1] - year_offset(task.freq)
+            i = int(dates.searchsorted(back, side="right")) - 1
+            if i >= 0 and dates[i] not in out:
+                out.insert(0, dates[i])
+        return out
 
     def _half_widths(self, h: int, coverages: list[float]) -> np.ndarray:
         """(h, len(coverages)) half-widths, in units of the series' level: per step, the
