@@ -16,6 +16,7 @@ __all__ = [
     "add_lag_features",
     "demand_classes",
     "time_split",
+    "year_lag",
     "ADI_CUTOFF",
     "CV2_CUTOFF",
 ]
@@ -23,6 +24,28 @@ __all__ = [
 #: Syntetos-Boylan-Croston thresholds for the average demand interval and squared CV of sizes.
 ADI_CUTOFF = 1.32
 CV2_CUTOFF = 0.49
+
+
+def year_lag(freq: str, period_days: float | None = None) -> int | None:
+    """A year in periods of ``freq``: 364 days (52 weeks, so the same weekday), 260 business
+    days, 52 weeks, 12 months, 4 quarters; None for other frequencies. ``period_days`` (the
+    median period length) is taken from ``freq`` when not given."""
+    f = freq.upper()
+    if f.startswith("D"):
+        return 364
+    if f.startswith("B"):
+        return 260
+    if period_days is None:
+        probe = pd.date_range("2001-01-01", periods=13, freq=freq)
+        period_days = float(np.median(np.diff(probe.values).astype("timedelta64[s]").astype(float)
+                                      / 86400.0))
+    if 6.5 <= period_days <= 7.5:
+        return 52
+    if 27 <= period_days <= 32:
+        return 12
+    if 89 <= period_days <= 93:
+        return 4
+    return None
 
 
 def calendar_features(ds: pd.Series | pd.DatetimeIndex, freq: str) -> pd.DataFrame:

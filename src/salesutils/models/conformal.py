@@ -53,6 +53,7 @@ import numpy as np
 import pandas as pd
 
 from .. import grid as panels
+from ..features import year_lag
 from ..panel_rules import open_periods
 from .base import ForecastModel, ForecastTask, clip_non_negative
 
@@ -60,15 +61,6 @@ __all__ = ["Conformal", "QUANTILES"]
 
 #: the quantiles every model reports (percent)
 QUANTILES = (10, 50, 90)
-
-
-def year_offset(freq: str) -> pd.DateOffset:
-    """One year, as 52 weeks for daily and weekly data (so that weekdays line up), else a
-    calendar year (12 months, 4 quarters)."""
-    offset = pd.tseries.frequencies.to_offset(freq)
-    if isinstance(offset, (pd.offsets.Day, pd.offsets.BusinessDay, pd.offsets.Week)):
-        return pd.DateOffset(weeks=52)
-    return pd.DateOffset(years=1)
 
 
 class Conformal(ForecastModel):
@@ -125,14 +117,15 @@ class Conformal(ForecastModel):
         """The ``n_windows`` cutoffs of the windows just before the end of the training dates,
         and with ``year_ago`` the cutoff one year before the end: its window is the forecast
         window's own season a year earlier (Easter, summer holidays), which the latest windows
-        may not contain. A year is whole weeks for daily and weekly data (364 days, 52 weeks), so
-        that weekdays line up."""
+        may not contain. A year is :func:`salesutils.features.year_lag` periods (whole weeks for
+        daily and weekly data, so that weekdays line up)."""
         from ..backtest import cutoffs
 
         out = list(cutoffs(dates[-1], task.freq, task.h, self.n_windows, task.h))
-        if self.year_ago:
-            back = dates[-1] - year_offset(task.freq)
-            i = int(dates.searchsorted(back, side="right")) - 1
+        lag = year_lag(task.freq) if self.year_ago else None
+        if lag:
+            back = dates[-1] - lag * pd.tseries.frequencies.to_offset(task.freq)
+            i = int(dates.searchsorted(back, side="right")) - 1  # a gap: the period before
             if i >= 0 and dates[i] not in out:
                 out.insert(0, dates[i])
         return out

@@ -75,7 +75,7 @@ import os
 import numpy as np
 import pandas as pd
 
-from ..features import calendar_features
+from ..features import calendar_features, year_lag
 from ..grid import PanelGrid, training_grid
 from .base import ForecastModel, ForecastTask, clip_non_negative
 
@@ -144,21 +144,6 @@ def lag_set(min_lag: int, season_length: int, year_lag: int | None, n_recent: in
     if year_lag and year_lag >= L:
         lags.add(year_lag)
     return sorted(lags)
-
-
-def _year_lag(freq: str, period_days: float) -> int | None:
-    f = freq.upper()
-    if f.startswith("D"):
-        return 364  # 52 weeks: the same weekday a year ago
-    if f.startswith("B"):
-        return 260
-    if 6.5 <= period_days <= 7.5:
-        return 52
-    if 27 <= period_days <= 32:
-        return 12
-    if 89 <= period_days <= 93:
-        return 4
-    return None
 
 
 class _Window:
@@ -313,7 +298,7 @@ class LGBMGlobal(ForecastModel):
         diffs = np.diff(self.dates.values).astype("timedelta64[s]").astype(float) / 86400.0
         self.period_days = float(np.median(diffs)) if len(diffs) else 1.0
         self.daily = freq.upper().startswith(("D", "B"))
-        self.year_lag = _year_lag(freq, self.period_days)
+        self.year_lag = year_lag(freq, self.period_days)
         self.m = max(1, int(task.season_length))
         self.windows = tuple(self.params["windows"] or default_windows(self.m, self.daily))
         self.n_recent = 7 if self.daily else 4
